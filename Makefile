@@ -1,0 +1,57 @@
+# vipbench: reproduce, measure and guard the Knights VIPriors 2021 action-recognition results.
+# `make run` and `make test` work on a fresh Debian machine with Swift: each installs what it needs.
+
+SWIFT      ?= swift
+CONFIG     ?= release
+BUILD_DIR  := .build/$(CONFIG)
+VIPBENCH   := $(BUILD_DIR)/vipbench
+DB         ?= results/vipbench.sqlite
+DEB_PACKAGES := libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
+                libsqlite3-dev gnuplot-nox ffmpeg pkg-config
+# Tests are built optimised: numeric kernels in plain Swift run ~40x slower in a debug build.
+TEST_FLAGS ?= -c $(CONFIG) -Xswiftc -enable-testing
+
+.PHONY: all deps build test run bench bench-package plots clean
+
+all: build
+
+## deps: install the Debian packages that are missing (quick and silent when all are present).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "vipbench: installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## build: release build of the library modules and the `vipbench` tool.
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product vipbench
+
+## test: the whole test suite, optimised build.
+test: deps
+	$(SWIFT) build $(TEST_FLAGS) --product vipbench
+	$(SWIFT) test $(TEST_FLAGS)
+
+## run: the main job. Imports Table 1's reference numbers into the results store and draws the plots.
+run: build
+	$(VIPBENCH) reference import --db $(DB)
+	$(VIPBENCH) plot --db $(DB) --out results/plots
+	$(VIPBENCH) results --reference --db $(DB)
+
+## bench: the in-tool benchmarks (ratios against a baseline measured in the same run).
+bench: build
+	$(VIPBENCH) bench gemm
+
+## bench-package: the ordo-one/benchmark targets in Benchmarks/ (a separate package).
+bench-package: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+## plots: redraw every plot from the results store.
+plots: build
+	$(VIPBENCH) plot --db $(DB) --out results/plots
+
+clean:
+	rm -rf .build .build-* Benchmarks/.build Benchmarks/.benchmarkBaselines

@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+//
+// vipbench: a harness that reproduces, measures and guards the results of "Knights", the
+// first-place entry of the VIPriors 2021 action-recognition challenge.
+//
+// Module map (dependencies point one way, left to right):
+//   CBLAS   <- Engine  (tensors, ops, autodiff; all heavy arithmetic through cblas_sgemm)
+//   CFFmpeg <- Media   (FFmpeg decode/encode)
+//   CSQLite <- Store   (the versioned SQLite results store)
+//   CSV, Plot          (small leaf utilities: RFC 4180 CSV, gnuplot rendering)
+//   Engine, Media, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = []
+
+let package = Package(
+    name: "vipbench",
+    products: [
+        .executable(name: "vipbench", targets: ["vipbench"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Harness", targets: ["Harness"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // Native libraries from Debian's -dev packages.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg",
+                       pkgConfig: "libavformat libavcodec libswscale libavutil",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+
+        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
+        .target(name: "CSV"),
+        .target(name: "Store", dependencies: ["CSQLite"]),
+        .target(name: "Plot"),
+        .target(name: "Harness", dependencies: ["Engine", "Media", "Store", "CSV", "Plot"]),
+        .executableTarget(name: "vipbench", dependencies: [
+            "Harness", "Store", "Plot", "Engine", "CSV",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
+        .testTarget(name: "CLITests", dependencies: ["Store"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,45 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Wall-clock timing for benchmarks: a monotonic clock, repeated measurement, medians.
+public enum Timing {
+    /// Seconds on a monotonic clock.
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Runs `body` once to warm up, then repeatedly until `minimumSeconds` have passed and at least
+    /// `minimumRepeats` runs were made (at most `maximumRepeats`). Returns each run's seconds.
+    public static func measure(minimumSeconds: Double = 0.5, minimumRepeats: Int = 3,
+                               maximumRepeats: Int = 1000, _ body: () -> Void) -> [Double] {
+        body()
+        var times: [Double] = []
+        let start = now()
+        while times.count < maximumRepeats && (times.count < minimumRepeats || now() - start < minimumSeconds) {
+            let t0 = now()
+            body()
+            times.append(now() - t0)
+        }
+        return times
+    }
+
+    public static func median(_ xs: [Double]) -> Double {
+        precondition(!xs.isEmpty, "median of nothing")
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// The process's peak resident set size in bytes (VmHWM), or nil where /proc is absent.
+    public static func peakResidentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+}
