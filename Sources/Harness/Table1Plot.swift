@@ -27,7 +27,7 @@ public enum Table1Plot {
         for r in rows {
             data += "\(r.tableRow)\t\(r.tableRow). \(label(r))\t\(r.modality)\t\(r.value)\n"
         }
-        let top = max(80, (rows.map(\.value).max() ?? 0) + 12)
+        let top = max(90, (rows.map(\.value).max() ?? 0) + 20)
         let (w, h) = pixelSize
         let script = """
             # Table 1 of the Knights report (VIPriors 2021): validation top-1 on Kinetics400ViPriors.
@@ -45,7 +45,7 @@ public enum Table1Plot {
             set grid xtics lc rgb "#dddddd"
             set border 3
             set style fill solid 0.85 noborder
-            set key top right box opaque
+            set key at graph 0.98, graph 0.64 right top box opaque samplen 2 width -2
             set lmargin 52
             set terminal pngcairo size \(w),\(h) enhanced font "DejaVu Sans,12" background "white"
             set output "\(name).png"
