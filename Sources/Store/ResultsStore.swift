@@ -26,22 +26,48 @@ public final class ResultsStore {
     /// before anything is written to it.
     public init(path: String) throws {
         db = try SQLiteDatabase(path: path)
-        let found = try currentVersion()
-        if found > Schema.version {
-            throw StoreError.newerSchema(path: path, found: found, supported: Schema.version)
+        // Switching to WAL and migrating take exclusive locks, and SQLite answers BUSY at once
+        // (without its busy handler) when another process is creating the same file: retry.
+        try ResultsStore.retryingWhileBusy(path: path) { [db] in
+            let found = try ResultsStore.version(of: db)
+            if found > Schema.version {
+                throw StoreError.newerSchema(path: path, found: found, supported: Schema.version)
+            }
+            try db.execute("PRAGMA foreign_keys = ON")
+            let current = try db.query("PRAGMA journal_mode").first?.values.first?.string?.lowercased()
+            if current != "wal" {
+                let mode = try db.query("PRAGMA journal_mode = WAL").first?.values.first?.string
+                if mode?.lowercased() != "wal" {
+                    throw StoreError.invalid(path: path, message: "cannot switch to WAL mode (got \(mode ?? "nothing"))")
+                }
+            }
+            try db.execute("PRAGMA synchronous = NORMAL")
         }
-        try db.execute("PRAGMA foreign_keys = ON")
-        let mode = try db.query("PRAGMA journal_mode = WAL").first?.values.first?.string
-        if mode?.lowercased() != "wal" {
-            throw StoreError.invalid(path: path, message: "cannot switch to WAL mode (got \(mode ?? "nothing"))")
+        if try currentVersion() < Schema.version {
+            try ResultsStore.retryingWhileBusy(path: path) { try migrate() }
         }
-        try db.execute("PRAGMA synchronous = NORMAL")
-        if found < Schema.version { try migrate() }
     }
 
-    func currentVersion() throws -> Int {
+    /// Retries `body` while SQLite reports BUSY or LOCKED, for up to `seconds`.
+    static func retryingWhileBusy(path: String, seconds: Double = 60, _ body: () throws -> Void) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        var delay: UInt32 = 2_000
+        while true {
+            do {
+                try body()
+                return
+            } catch StoreError.sqlite(_, let code, _, _) where (code & 0xff == 5 || code & 0xff == 6) && Date() < deadline {
+                usleep(delay)
+                delay = min(delay * 2, 100_000)
+            }
+        }
+    }
+
+    static func version(of db: SQLiteDatabase) throws -> Int {
         try db.query("PRAGMA user_version").first?.values.first?.int ?? 0
     }
+
+    func currentVersion() throws -> Int { try ResultsStore.version(of: db) }
 
     /// Applies the missing migrations in one transaction (a second process racing us waits, then
     /// finds nothing left to do).

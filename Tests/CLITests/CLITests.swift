@@ -134,22 +134,26 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(noGnuplot.stderr.contains("gnuplot-nox"), noGnuplot.stderr)
     }
 
+    /// Both processes start on a file that does not exist yet, so they also race to create and
+    /// migrate it; repeated to give the race several chances.
     func testTwoConcurrentWriterProcessesBothSucceed() throws {
-        let db = dir + "/concurrent.sqlite"
         let n = 150
-        let a = try CLI.start(["debug", "store-writer", "--db", db, "--label", "A", "--count", "\(n)"])
-        let b = try CLI.start(["debug", "store-writer", "--db", db, "--label", "B", "--count", "\(n)"])
-        a.0.waitUntilExit()
-        b.0.waitUntilExit()
-        let errA = String(decoding: a.2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errB = String(decoding: b.2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(a.0.terminationStatus, 0, errA)
-        XCTAssertEqual(b.0.terminationStatus, 0, errB)
-        let store = try ResultsStore(path: db)
-        let runs = try store.runs()
-        XCTAssertEqual(Set(runs.map(\.configuration)), ["A", "B"])
-        XCTAssertEqual(runs.map(\.status), [.finished, .finished])
-        for run in runs { XCTAssertEqual(try store.metrics(run: run.id).count, n) }
+        for round in 0..<4 {
+            let db = dir + "/concurrent-\(round).sqlite"
+            let a = try CLI.start(["debug", "store-writer", "--db", db, "--label", "A", "--count", "\(n)"])
+            let b = try CLI.start(["debug", "store-writer", "--db", db, "--label", "B", "--count", "\(n)"])
+            a.0.waitUntilExit()
+            b.0.waitUntilExit()
+            let errA = String(decoding: a.2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let errB = String(decoding: b.2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(a.0.terminationStatus, 0, errA)
+            XCTAssertEqual(b.0.terminationStatus, 0, errB)
+            let store = try ResultsStore(path: db)
+            let runs = try store.runs()
+            XCTAssertEqual(Set(runs.map(\.configuration)), ["A", "B"])
+            XCTAssertEqual(runs.map(\.status), [.finished, .finished])
+            for run in runs { XCTAssertEqual(try store.metrics(run: run.id).count, n) }
+        }
     }
 
     func testAKilledWriterLeavesItsRunUnfinishedAndNoHalfWrittenMetrics() throws {
