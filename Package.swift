@@ -7,7 +7,8 @@
 //   CBLAS   <- Engine  (tensors, ops, autodiff; all heavy arithmetic through cblas_sgemm)
 //   CFFmpeg <- Media   (FFmpeg decode/encode)
 //   CSQLite <- Store   (the versioned SQLite results store)
-//   CSV, Plot          (small leaf utilities: RFC 4180 CSV, gnuplot rendering)
+//   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
+//   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
 //   Engine, Media, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
 import PackageDescription
 
@@ -38,15 +39,18 @@ let package = Package(
         .target(name: "CSV"),
         .target(name: "Store", dependencies: ["CSQLite"]),
         .target(name: "Plot"),
+        .target(name: "Safetensors"),
+        .target(name: "Evaluation", dependencies: ["CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Media", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Store", "Plot", "Engine", "CSV",
+            "Harness", "Store", "Plot", "Engine", "CSV", "Evaluation", "Safetensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
-        .testTarget(name: "CLITests", dependencies: ["Store"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),
+        .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation"]),
     ],
     swiftLanguageModes: [.v5]
 )
