@@ -47,6 +47,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),

@@ -1,0 +1,322 @@
+/// Padding of a 3D window op, per dimension (T, H, W), before and after: symmetric as PyTorch
+/// pads, or TensorFlow's asymmetric "SAME" (I3D).
+public struct Padding3D: Equatable, Sendable, CustomStringConvertible {
+    public var before: [Int]
+    public var after: [Int]
+
+    public init(before: [Int], after: [Int]) {
+        precondition(before.count == 3 && after.count == 3, "padding has 3 dimensions")
+        self.before = before; self.after = after
+    }
+
+    public static let zero = Padding3D(before: [0, 0, 0], after: [0, 0, 0])
+
+    public static func symmetric(_ p: [Int]) -> Padding3D { Padding3D(before: p, after: p) }
+
+    /// TensorFlow's SAME: output = ceil(input / stride); the extra pixel of an odd total goes after.
+    public static func same(input: [Int], kernel: [Int], stride: [Int], dilation: [Int] = [1, 1, 1]) -> Padding3D {
+        var b = [0, 0, 0], a = [0, 0, 0]
+        for d in 0..<3 {
+            let out = (input[d] + stride[d] - 1) / stride[d]
+            let effective = (kernel[d] - 1) * dilation[d] + 1
+            let total = max((out - 1) * stride[d] + effective - input[d], 0)
+            b[d] = total / 2
+            a[d] = total - b[d]
+        }
+        return Padding3D(before: b, after: a)
+    }
+
+    public var description: String { before == after ? "\(before)" : "\(before)/\(after)" }
+}
+
+/// Shapes and index arithmetic of one 3D convolution or pooling window.
+public struct Window3D: Equatable, Sendable {
+    public var kernel: [Int]
+    public var stride: [Int]
+    public var padding: Padding3D
+    public var dilation: [Int]
+
+    public init(kernel: [Int], stride: [Int] = [1, 1, 1], padding: Padding3D = .zero, dilation: [Int] = [1, 1, 1]) {
+        precondition(kernel.count == 3 && stride.count == 3 && dilation.count == 3, "3D windows")
+        self.kernel = kernel; self.stride = stride; self.padding = padding; self.dilation = dilation
+    }
+
+    /// Output size along each of T, H, W for an input of `input` (T, H, W).
+    public func outputSize(_ input: [Int]) -> [Int] {
+        (0..<3).map { d in
+            let span = input[d] + padding.before[d] + padding.after[d] - dilation[d] * (kernel[d] - 1) - 1
+            precondition(span >= 0, "window \(kernel) (dilation \(dilation)) larger than padded input \(input)")
+            return span / stride[d] + 1
+        }
+    }
+
+    var isPointwise: Bool {
+        kernel == [1, 1, 1] && stride == [1, 1, 1] && padding == .zero
+    }
+}
+
+/// Bytes of unfolded input (vol2col) the convolution may hold at once; columns are processed in
+/// chunks of output rows that fit.
+public nonisolated(unsafe) var convolutionWorkspaceBytes = 32 << 20
+
+extension Tensor {
+    /// 3D convolution, PyTorch's `conv3d`: input N x C x T x H x W, weight O x C/groups x kT x kH x kW,
+    /// optional bias O. Output N x O x T' x H' x W'. Any stride, padding (symmetric or SAME),
+    /// dilation and groups (groups == C is depthwise).
+    ///
+    /// Lowered to GEMM per sample and group: the input is unfolded (vol2col) in bounded chunks of
+    /// output rows and multiplied by the weight matrix with `cblas_sgemm`.
+    public func conv3d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1],
+                       padding: Padding3D = .zero, dilation: [Int] = [1, 1, 1], groups: Int = 1) -> Tensor {
+        precondition(rank == 5 && weight.rank == 5, "conv3d: input \(shape), weight \(weight.shape)")
+        let (n, c) = (shape[0], shape[1])
+        let o = weight.shape[0]
+        precondition(c % groups == 0 && o % groups == 0 && weight.shape[1] == c / groups,
+                     "conv3d: input channels \(c), weight \(weight.shape), groups \(groups) disagree")
+        precondition(bias == nil || bias!.shape == [o], "conv3d: bias \(bias!.shape) for \(o) outputs")
+        let window = Window3D(kernel: Array(weight.shape[2...]), stride: stride, padding: padding, dilation: dilation)
+        let plan = ConvPlan(input: Array(shape[2...]), channels: c, outputs: o, groups: groups, window: window)
+        var out = [Float](repeating: 0, count: n * o * plan.positions)
+        data.withUnsafeBufferPointer { x in
+            weight.data.withUnsafeBufferPointer { w in
+                out.withUnsafeMutableBufferPointer { y in
+                    plan.forward(x.baseAddress!, w.baseAddress!, y.baseAddress!, batch: n)
+                }
+            }
+        }
+        if let bias {
+            let p = plan.positions
+            out.withUnsafeMutableBufferPointer { y in
+                for i in 0..<n { for ch in 0..<o {
+                    let b = bias.data[ch], base = (i * o + ch) * p
+                    for k in 0..<p { y[base + k] += b }
+                } }
+            }
+        }
+        let input = self
+        var inputs = [self, weight]
+        if let bias { inputs.append(bias) }
+        return Autograd.record(Tensor(shape: [n, o] + plan.output, data: out), inputs: inputs) { r in
+            let g = r.grad!
+            g.withUnsafeBufferPointer { gp in
+                if input.requiresGrad {
+                    var gx = [Float](repeating: 0, count: input.count)
+                    weight.data.withUnsafeBufferPointer { w in
+                        gx.withUnsafeMutableBufferPointer { gxp in
+                            plan.backwardData(gp.baseAddress!, w.baseAddress!, gxp.baseAddress!, batch: n)
+                        }
+                    }
+                    input.accumulateGrad(gx)
+                }
+                if weight.requiresGrad {
+                    var gw = [Float](repeating: 0, count: weight.count)
+                    input.data.withUnsafeBufferPointer { x in
+                        gw.withUnsafeMutableBufferPointer { gwp in
+                            plan.backwardWeight(x.baseAddress!, gp.baseAddress!, gwp.baseAddress!, batch: n)
+                        }
+                    }
+                    weight.accumulateGrad(gw)
+                }
+                if let bias, bias.requiresGrad {
+                    var gb = [Float](repeating: 0, count: o)
+                    let p = plan.positions
+                    for i in 0..<n { for ch in 0..<o {
+                        var s: Float = 0
+                        let base = (i * o + ch) * p
+                        for k in 0..<p { s += gp[base + k] }
+                        gb[ch] += s
+                    } }
+                    bias.accumulateGrad(gb)
+                }
+            }
+        }
+    }
+}
+
+/// The precomputed geometry of a convolution and its GEMM lowering.
+struct ConvPlan {
+    let input: [Int]          // T, H, W
+    let output: [Int]         // T', H', W'
+    let channels: Int, outputs: Int, groups: Int
+    let window: Window3D
+    let cg: Int, og: Int      // channels and outputs per group
+    let kvol: Int             // kT * kH * kW
+    let kc: Int               // rows of the unfolded matrix: cg * kvol
+    let positions: Int        // T' * H' * W'
+    let inputVolume: Int      // T * H * W
+    let rowsPerChunk: Int     // output (t, h) rows per vol2col chunk
+
+    init(input: [Int], channels: Int, outputs: Int, groups: Int, window: Window3D) {
+        self.input = input; self.channels = channels; self.outputs = outputs; self.groups = groups
+        self.window = window
+        output = window.outputSize(input)
+        cg = channels / groups; og = outputs / groups
+        kvol = window.kernel.reduce(1, *)
+        kc = cg * kvol
+        positions = output.reduce(1, *)
+        inputVolume = input.reduce(1, *)
+        let rows = output[0] * output[1]
+        let perRow = max(1, kc * output[2] * 4)
+        rowsPerChunk = max(1, min(rows, convolutionWorkspaceBytes / perRow))
+    }
+
+    var outputRows: Int { output[0] * output[1] }
+
+    /// Unfolds output rows [r0, r1) of one sample and group into `col` (kc x (r1 - r0) * W').
+    func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int) {
+        let (kT, kH, kW) = (window.kernel[0], window.kernel[1], window.kernel[2])
+        let (sT, sH, sW) = (window.stride[0], window.stride[1], window.stride[2])
+        let (dT, dH, dW) = (window.dilation[0], window.dilation[1], window.dilation[2])
+        let (pT, pH, pW) = (window.padding.before[0], window.padding.before[1], window.padding.before[2])
+        let (T, H, W) = (input[0], input[1], input[2])
+        let (Ho, Wo) = (output[1], output[2])
+        let width = (r1 - r0) * Wo
+        Parallel.forEach(kc, minimumChunk: max(1, 4096 / max(width, 1))) { rowRange in
+            for row in rowRange {
+                let ch = row / kvol
+                var rem = row % kvol
+                let a = rem / (kH * kW); rem %= kH * kW
+                let b = rem / kW, e = rem % kW
+                let plane = x + ch * T * H * W
+                let dst = col + row * width
+                var k = 0
+                for r in r0..<r1 {
+                    let ot = r / Ho, oh = r % Ho
+                    let it = ot * sT - pT + a * dT, ih = oh * sH - pH + b * dH
+                    if it < 0 || it >= T || ih < 0 || ih >= H {
+                        for j in 0..<Wo { dst[k + j] = 0 }
+                    } else {
+                        let src = plane + (it * H + ih) * W
+                        let iw0 = -pW + e * dW
+                        if sW == 1 && iw0 >= 0 && iw0 + Wo <= W {
+                            (dst + k).update(from: src + iw0, count: Wo)
+                        } else {
+                            for ow in 0..<Wo {
+                                let iw = ow * sW + iw0
+                                dst[k + ow] = iw >= 0 && iw < W ? src[iw] : 0
+                            }
+                        }
+                    }
+                    k += Wo
+                }
+            }
+        }
+    }
+
+    /// Scatters `col` back (adding) into the input gradient of one sample and group.
+    func col2vol(_ col: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int) {
+        let (kH, kW) = (window.kernel[1], window.kernel[2])
+        let (sT, sH, sW) = (window.stride[0], window.stride[1], window.stride[2])
+        let (dT, dH, dW) = (window.dilation[0], window.dilation[1], window.dilation[2])
+        let (pT, pH, pW) = (window.padding.before[0], window.padding.before[1], window.padding.before[2])
+        let (T, H, W) = (input[0], input[1], input[2])
+        let (Ho, Wo) = (output[1], output[2])
+        let width = (r1 - r0) * Wo
+        // One channel per task: all rows of a channel write only into that channel.
+        Parallel.forEach(cg, minimumChunk: 1) { chRange in
+            for ch in chRange {
+                let plane = gx + ch * T * H * W
+                for kr in 0..<kvol {
+                    let row = ch * kvol + kr
+                    let a = kr / (kH * kW), b = (kr % (kH * kW)) / kW, e = kr % kW
+                    let src = col + row * width
+                    var k = 0
+                    for r in r0..<r1 {
+                        let ot = r / Ho, oh = r % Ho
+                        let it = ot * sT - pT + a * dT, ih = oh * sH - pH + b * dH
+                        if it >= 0 && it < T && ih >= 0 && ih < H {
+                            let dst = plane + (it * H + ih) * W
+                            let iw0 = -pW + e * dW
+                            for ow in 0..<Wo {
+                                let iw = ow * sW + iw0
+                                if iw >= 0 && iw < W { dst[iw] += src[k + ow] }
+                            }
+                        }
+                        k += Wo
+                    }
+                }
+            }
+        }
+    }
+
+    func withWorkspace(_ body: (UnsafeMutablePointer<Float>) -> Void) {
+        let count = kc * rowsPerChunk * output[2]
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        defer { buffer.deallocate() }
+        body(buffer)
+    }
+
+    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int) {
+        let P = positions, Wo = output[2]
+        if window.isPointwise {
+            for i in 0..<batch { for g in 0..<groups {
+                BLAS.sgemm(m: og, n: P, k: cg, a: w + g * og * kc, b: x + (i * channels + g * cg) * inputVolume,
+                           c: y + (i * outputs + g * og) * P)
+            } }
+            return
+        }
+        withWorkspace { col in
+            for i in 0..<batch { for g in 0..<groups {
+                let xg = x + (i * channels + g * cg) * inputVolume
+                var r0 = 0
+                while r0 < outputRows {
+                    let r1 = min(outputRows, r0 + rowsPerChunk)
+                    vol2col(xg, col, rows: r0, r1)
+                    let width = (r1 - r0) * Wo
+                    BLAS.sgemm(m: og, n: width, k: kc, a: w + g * og * kc, b: col, ldb: width,
+                               c: y + (i * outputs + g * og) * P + r0 * Wo, ldc: P)
+                    r0 = r1
+                }
+            } }
+        }
+    }
+
+    func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, batch: Int) {
+        let P = positions, Wo = output[2]
+        if window.isPointwise {
+            for i in 0..<batch { for g in 0..<groups {
+                BLAS.sgemm(transA: true, m: cg, n: P, k: og, a: w + g * og * kc, lda: kc,
+                           b: gy + (i * outputs + g * og) * P, beta: 1, c: gx + (i * channels + g * cg) * inputVolume)
+            } }
+            return
+        }
+        withWorkspace { col in
+            for i in 0..<batch { for g in 0..<groups {
+                var r0 = 0
+                while r0 < outputRows {
+                    let r1 = min(outputRows, r0 + rowsPerChunk)
+                    let width = (r1 - r0) * Wo
+                    BLAS.sgemm(transA: true, m: kc, n: width, k: og, a: w + g * og * kc, lda: kc,
+                               b: gy + (i * outputs + g * og) * P + r0 * Wo, ldb: P, c: col, ldc: width)
+                    col2vol(col, gx + (i * channels + g * cg) * inputVolume, rows: r0, r1)
+                    r0 = r1
+                }
+            } }
+        }
+    }
+
+    func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, batch: Int) {
+        let P = positions, Wo = output[2]
+        if window.isPointwise {
+            for i in 0..<batch { for g in 0..<groups {
+                BLAS.sgemm(transB: true, m: og, n: cg, k: P, a: gy + (i * outputs + g * og) * P,
+                           b: x + (i * channels + g * cg) * inputVolume, beta: 1, c: gw + g * og * kc)
+            } }
+            return
+        }
+        withWorkspace { col in
+            for i in 0..<batch { for g in 0..<groups {
+                let xg = x + (i * channels + g * cg) * inputVolume
+                var r0 = 0
+                while r0 < outputRows {
+                    let r1 = min(outputRows, r0 + rowsPerChunk)
+                    vol2col(xg, col, rows: r0, r1)
+                    let width = (r1 - r0) * Wo
+                    BLAS.sgemm(transB: true, m: og, n: kc, k: width, a: gy + (i * outputs + g * og) * P + r0 * Wo, lda: P,
+                               b: col, ldb: width, beta: 1, c: gw + g * og * kc, ldc: kc)
+                    r0 = r1
+                }
+            } }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+// Elementwise arithmetic with broadcasting, and the pointwise nonlinearities.
+
+extension Tensor {
+    /// A tensor of the same shape as `like`-expanded values of `self` (for gradients of broadcast ops).
+    func expanded(to shape: [Int]) -> [Float] {
+        if self.shape == shape { return data }
+        let ones = Tensor(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
+        return broadcastBinary(ones, self) { _, y in y }.1
+    }
+}
+
+public func + (a: Tensor, b: Tensor) -> Tensor {
+    let (shape, out) = broadcastBinary(a, b, +)
+    return Autograd.record(Tensor(shape: shape, data: out), inputs: [a, b]) { r in
+        let g = r.grad!
+        a.accumulateGrad(Broadcast.reduce(g, from: shape, to: a.shape))
+        b.accumulateGrad(Broadcast.reduce(g, from: shape, to: b.shape))
+    }
+}
+
+public func - (a: Tensor, b: Tensor) -> Tensor {
+    let (shape, out) = broadcastBinary(a, b, -)
+    return Autograd.record(Tensor(shape: shape, data: out), inputs: [a, b]) { r in
+        let g = r.grad!
+        a.accumulateGrad(Broadcast.reduce(g, from: shape, to: a.shape))
+        b.accumulateGrad(Broadcast.reduce(g.map { -$0 }, from: shape, to: b.shape))
+    }
+}
+
+public func * (a: Tensor, b: Tensor) -> Tensor {
+    let (shape, out) = broadcastBinary(a, b, *)
+    return Autograd.record(Tensor(shape: shape, data: out), inputs: [a, b]) { r in
+        let g = r.grad!
+        if a.requiresGrad {
+            let bb = b.expanded(to: shape)
+            a.accumulateGrad(Broadcast.reduce(zip(g, bb).map(*), from: shape, to: a.shape))
+        }
+        if b.requiresGrad {
+            let aa = a.expanded(to: shape)
+            b.accumulateGrad(Broadcast.reduce(zip(g, aa).map(*), from: shape, to: b.shape))
+        }
+    }
+}
+
+public func / (a: Tensor, b: Tensor) -> Tensor {
+    let (shape, out) = broadcastBinary(a, b, /)
+    return Autograd.record(Tensor(shape: shape, data: out), inputs: [a, b]) { r in
+        let g = r.grad!
+        let bb = b.expanded(to: shape)
+        if a.requiresGrad {
+            a.accumulateGrad(Broadcast.reduce(zip(g, bb).map { $0 / $1 }, from: shape, to: a.shape))
+        }
+        if b.requiresGrad {
+            let aa = a.expanded(to: shape)
+            var gb = [Float](repeating: 0, count: g.count)
+            for i in 0..<g.count { gb[i] = -g[i] * aa[i] / (bb[i] * bb[i]) }
+            b.accumulateGrad(Broadcast.reduce(gb, from: shape, to: b.shape))
+        }
+    }
+}
+
+public func + (a: Tensor, s: Float) -> Tensor { a.map({ $0 + s }, derivative: { _, _ in 1 }) }
+public func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
+public func * (a: Tensor, s: Float) -> Tensor { a.map({ $0 * s }, derivative: { _, _ in s }) }
+public func * (s: Float, a: Tensor) -> Tensor { a * s }
+public func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+public prefix func - (a: Tensor) -> Tensor { a * -1 }
+
+extension Tensor {
+    /// Applies `f` to every value; `derivative(x, y)` gives dy/dx from the input and output.
+    public func map(_ f: @escaping (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                let (x, o) = (xp.baseAddress!, op.baseAddress!)
+                Parallel.forEach(count, minimumChunk: 1 << 15) { r in
+                    for i in r { o[i] = f(x[i]) }
+                }
+            }
+        }
+        let input = self
+        return Autograd.record(Tensor(shape: shape, data: out), inputs: [self]) { r in
+            let g = r.grad!
+            var gx = [Float](repeating: 0, count: g.count)
+            input.data.withUnsafeBufferPointer { xp in
+                r.data.withUnsafeBufferPointer { yp in
+                    gx.withUnsafeMutableBufferPointer { gp in
+                        let (x, y, gxp) = (xp.baseAddress!, yp.baseAddress!, gp.baseAddress!)
+                        g.withUnsafeBufferPointer { gg in
+                            let gpp = gg.baseAddress!
+                            Parallel.forEach(g.count, minimumChunk: 1 << 15) { r in
+                                for i in r { gxp[i] = gpp[i] * derivative(x[i], y[i]) }
+                            }
+                        }
+                    }
+                }
+            }
+            input.accumulateGrad(gx)
+        }
+    }
+
+    public func relu() -> Tensor { map({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+
+    /// GELU, exact: x * Phi(x) with the error function (PyTorch's default, MViT's).
+    public func gelu() -> Tensor {
+        map({ x in 0.5 * x * (1 + erff(x * 0.70710678118654752)) },
+            derivative: { x, _ in
+                0.5 * (1 + erff(x * 0.70710678118654752)) + x * 0.39894228040143268 * expf(-0.5 * x * x)
+            })
+    }
+
+    public func exp() -> Tensor { map({ expf($0) }, derivative: { _, y in y }) }
+    public func log() -> Tensor { map({ logf($0) }, derivative: { x, _ in 1 / x }) }
+    public func sqrt() -> Tensor { map({ sqrtf($0) }, derivative: { _, y in 0.5 / y }) }
+    public func squared() -> Tensor { map({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
+    public func sigmoid() -> Tensor { map({ 1 / (1 + expf(-$0)) }, derivative: { _, y in y * (1 - y) }) }
+    public func tanh() -> Tensor { map({ tanhf($0) }, derivative: { _, y in 1 - y * y }) }
+}

@@ -1,0 +1,139 @@
+// Reshape, permute, slice, concat: layout changes with their gradients.
+
+extension Tensor {
+    /// The same values with another shape (one dimension may be -1: inferred).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var s = newShape
+        if let i = s.firstIndex(of: -1) {
+            let known = s.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            s[i] = count / known
+        }
+        precondition(s.reduce(1, *) == count, "cannot reshape \(shape) (\(count) values) to \(newShape)")
+        let original = shape
+        return Autograd.record(Tensor(shape: s, data: data), inputs: [self]) { [unowned self] r in
+            _ = original
+            self.accumulateGrad(r.grad!)
+        }
+    }
+
+    /// Flattens dimensions from `axis` on into one.
+    public func flattened(from axis: Int = 1) -> Tensor {
+        reshaped(Array(shape.prefix(axis)) + [shape.dropFirst(axis).reduce(1, *)])
+    }
+
+    /// Reorders dimensions: result dimension i is input dimension `order[i]`.
+    public func permuted(_ order: [Int]) -> Tensor {
+        precondition(order.sorted() == Array(0..<rank), "permutation \(order) of rank \(rank)")
+        let out = Tensor.permute(data, shape: shape, order: order)
+        var inverse = [Int](repeating: 0, count: rank)
+        for (i, o) in order.enumerated() { inverse[o] = i }
+        let newShape = order.map { shape[$0] }
+        return Autograd.record(Tensor(shape: newShape, data: out), inputs: [self]) { [unowned self] r in
+            self.accumulateGrad(Tensor.permute(r.grad!, shape: newShape, order: inverse))
+        }
+    }
+
+    /// Swaps two dimensions.
+    public func transposed(_ a: Int, _ b: Int) -> Tensor {
+        var order = Array(0..<rank)
+        order.swapAt(a, b)
+        return permuted(order)
+    }
+
+    static func permute(_ data: [Float], shape: [Int], order: [Int]) -> [Float] {
+        let r = shape.count
+        if order == Array(0..<r) { return data }
+        let inStrides = strides(shape)
+        let outShape = order.map { shape[$0] }
+        let srcStrides = order.map { inStrides[$0] }  // input stride of each output dimension
+        var out = [Float](repeating: 0, count: data.count)
+        let inner = outShape[r - 1], innerStride = srcStrides[r - 1]
+        let outer = data.count / max(inner, 1)
+        data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let (s, d) = (src.baseAddress!, dst.baseAddress!)
+                Parallel.forEach(outer, minimumChunk: 256) { range in
+                    for o in range {
+                        // Decode the outer index into the leading output coordinates.
+                        var rem = o, base = 0
+                        for dim in stride(from: r - 2, through: 0, by: -1) {
+                            let c = rem % outShape[dim]
+                            rem /= outShape[dim]
+                            base += c * srcStrides[dim]
+                        }
+                        let dstBase = o * inner
+                        for k in 0..<inner { d[dstBase + k] = s[base + k * innerStride] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Elements `start..<end` along `axis`.
+    public func sliced(axis: Int, _ start: Int, _ end: Int) -> Tensor {
+        precondition(0 <= start && start <= end && end <= shape[axis], "slice \(start)..<\(end) of axis \(axis) in \(shape)")
+        let outer = shape.prefix(axis).reduce(1, *)
+        let inner = shape.dropFirst(axis + 1).reduce(1, *)
+        let n = shape[axis], m = end - start
+        var out = [Float](repeating: 0, count: outer * m * inner)
+        for o in 0..<outer {
+            let src = (o * n + start) * inner, dst = o * m * inner
+            out.withUnsafeMutableBufferPointer { op in
+                data.withUnsafeBufferPointer { ip in
+                    (op.baseAddress! + dst).update(from: ip.baseAddress! + src, count: m * inner)
+                }
+            }
+        }
+        var newShape = shape
+        newShape[axis] = m
+        let fullShape = shape
+        return Autograd.record(Tensor(shape: newShape, data: out), inputs: [self]) { [unowned self] r in
+            var g = [Float](repeating: 0, count: fullShape.reduce(1, *))
+            let rg = r.grad!
+            for o in 0..<outer {
+                for k in 0..<(m * inner) { g[(o * n + start) * inner + k] = rg[o * m * inner + k] }
+            }
+            self.accumulateGrad(g)
+        }
+    }
+
+    /// Joins tensors along `axis`; all other dimensions must agree.
+    public static func concatenated(_ parts: [Tensor], axis: Int) -> Tensor {
+        precondition(!parts.isEmpty, "concatenate nothing")
+        let base = parts[0].shape
+        for p in parts {
+            precondition(p.rank == base.count && (0..<base.count).allSatisfy { $0 == axis || p.shape[$0] == base[$0] },
+                         "cannot concatenate \(p.shape) with \(base) along \(axis)")
+        }
+        let outer = base.prefix(axis).reduce(1, *)
+        let inner = base.dropFirst(axis + 1).reduce(1, *)
+        let sizes = parts.map { $0.shape[axis] }
+        let total = sizes.reduce(0, +)
+        var out = [Float](repeating: 0, count: outer * total * inner)
+        var offset = 0
+        for (p, n) in zip(parts, sizes) {
+            for o in 0..<outer {
+                for k in 0..<(n * inner) { out[(o * total + offset) * inner + k] = p.data[o * n * inner + k] }
+            }
+            offset += n
+        }
+        var shape = base
+        shape[axis] = total
+        return Autograd.record(Tensor(shape: shape, data: out), inputs: parts) { r in
+            let g = r.grad!
+            var offset = 0
+            for (p, n) in zip(parts, sizes) {
+                if p.requiresGrad {
+                    var gp = [Float](repeating: 0, count: p.count)
+                    for o in 0..<outer {
+                        for k in 0..<(n * inner) { gp[o * n * inner + k] = g[(o * total + offset) * inner + k] }
+                    }
+                    p.accumulateGrad(gp)
+                }
+                offset += n
+            }
+        }
+    }
+}

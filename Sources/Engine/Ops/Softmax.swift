@@ -1,0 +1,116 @@
+import Foundation
+
+// Softmax, log-softmax, losses and similarity over the last dimension.
+
+extension Tensor {
+    /// Softmax over the last dimension.
+    public func softmax() -> Tensor {
+        let d = shape[rank - 1], rows = count / max(d, 1)
+        var out = [Float](repeating: 0, count: count)
+        for r in 0..<rows {
+            let base = r * d
+            var m = -Float.infinity
+            for k in 0..<d { m = max(m, data[base + k]) }
+            var s: Float = 0
+            for k in 0..<d { let e = expf(data[base + k] - m); out[base + k] = e; s += e }
+            for k in 0..<d { out[base + k] /= s }
+        }
+        let input = self
+        return Autograd.record(Tensor(shape: shape, data: out), inputs: [self]) { r in
+            let g = r.grad!, y = r.data
+            var gx = [Float](repeating: 0, count: g.count)
+            for row in 0..<rows {
+                let base = row * d
+                var dot: Float = 0
+                for k in 0..<d { dot += g[base + k] * y[base + k] }
+                for k in 0..<d { gx[base + k] = y[base + k] * (g[base + k] - dot) }
+            }
+            input.accumulateGrad(gx)
+        }
+    }
+
+    /// Log-softmax over the last dimension (stable: x - max - log sum exp).
+    public func logSoftmax() -> Tensor {
+        let d = shape[rank - 1], rows = count / max(d, 1)
+        var out = [Float](repeating: 0, count: count)
+        for r in 0..<rows {
+            let base = r * d
+            var m = -Float.infinity
+            for k in 0..<d { m = max(m, data[base + k]) }
+            var s: Float = 0
+            for k in 0..<d { s += expf(data[base + k] - m) }
+            let lse = m + logf(s)
+            for k in 0..<d { out[base + k] = data[base + k] - lse }
+        }
+        let input = self
+        return Autograd.record(Tensor(shape: shape, data: out), inputs: [self]) { r in
+            let g = r.grad!, y = r.data
+            var gx = [Float](repeating: 0, count: g.count)
+            for row in 0..<rows {
+                let base = row * d
+                var sg: Float = 0
+                for k in 0..<d { sg += g[base + k] }
+                for k in 0..<d { gx[base + k] = g[base + k] - expf(y[base + k]) * sg }
+            }
+            input.accumulateGrad(gx)
+        }
+    }
+
+    /// Mean cross-entropy of logits [B, K] against class indices, with label smoothing ε:
+    /// the target is (1 - ε) one-hot + ε / K (PyTorch's `label_smoothing`).
+    public func crossEntropy(labels: [Int], labelSmoothing: Float = 0) -> Tensor {
+        precondition(rank == 2 && labels.count == shape[0], "crossEntropy: logits \(shape), \(labels.count) labels")
+        let k = shape[1]
+        var targets = [Float](repeating: labelSmoothing / Float(k), count: count)
+        for (i, l) in labels.enumerated() {
+            precondition((0..<k).contains(l), "crossEntropy: label \(l) outside 0..<\(k)")
+            targets[i * k + l] += 1 - labelSmoothing
+        }
+        return crossEntropy(softTargets: Tensor(shape: shape, data: targets))
+    }
+
+    /// Mean cross-entropy against soft targets (rows summing to 1, for example mixup's).
+    public func crossEntropy(softTargets: Tensor) -> Tensor {
+        precondition(softTargets.shape == shape, "crossEntropy: targets \(softTargets.shape) for logits \(shape)")
+        return -(logSoftmax() * softTargets).sum() * (1 / Float(shape[0]))
+    }
+
+    /// Divides each row (last dimension) by its L2 norm, clamped below by `eps` (F.normalize).
+    public func l2Normalized(eps: Float = 1e-12) -> Tensor {
+        let norms = squared().sum(axes: [rank - 1], keepDims: true).sqrt()
+        let clamped = norms.map({ max($0, eps) }, derivative: { x, _ in x > eps ? 1 : 0 })
+        return self / clamped
+    }
+
+    /// Cosine similarity of every row of `self` [A, D] with every row of `other` [B, D]: [A, B].
+    public func cosineSimilarity(_ other: Tensor) -> Tensor {
+        l2Normalized().matmul(other.l2Normalized().transposed(0, 1))
+    }
+
+    /// Inverted dropout: zeroes each value with probability p and scales the rest by 1 / (1 - p).
+    public func dropout(_ p: Float, training: Bool, generator: inout SeededGenerator) -> Tensor {
+        guard training && p > 0 else { return self }
+        let scale = 1 / (1 - p)
+        var mask = [Float](repeating: 0, count: count)
+        for i in 0..<count { mask[i] = generator.uniform() >= Double(p) ? scale : 0 }
+        return self * Tensor(shape: shape, data: mask)
+    }
+
+    /// Stochastic depth: drops the whole sample (dimension 0) with probability p, scaling kept ones.
+    public func dropPath(_ p: Float, training: Bool, generator: inout SeededGenerator) -> Tensor {
+        guard training && p > 0 else { return self }
+        var maskShape = [Int](repeating: 1, count: rank)
+        maskShape[0] = shape[0]
+        let mask = (0..<shape[0]).map { _ in generator.uniform() >= Double(p) ? 1 / (1 - p) : Float(0) }
+        return self * Tensor(shape: maskShape, data: mask)
+    }
+}
+
+/// softmax(Q K^T * scale) V over [..., N, d] tensors (multi-head attention's core; MViT pools
+/// Q, K and V before it, so Nq and Nk may differ).
+public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: Tensor, scale: Float? = nil) -> Tensor {
+    let d = q.shape[q.rank - 1]
+    let s = scale ?? 1 / Float(d).squareRoot()
+    let scores = q.matmul(k.transposed(k.rank - 2, k.rank - 1)) * s
+    return scores.softmax().matmul(v)
+}

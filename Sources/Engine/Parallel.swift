@@ -1,0 +1,30 @@
+import Dispatch
+import Foundation
+
+/// Parallel loops for the non-BLAS kernels (vol2col, pooling, norms, elementwise).
+///
+/// Work is split into fixed chunks that depend only on the problem size and `Parallel.threads`,
+/// never on timing, and every chunk writes a disjoint part of the output, so results are
+/// bit-identical run to run for a given thread count.
+public enum Parallel {
+    /// Threads for the engine's own loops (OpenBLAS has its own setting, `BLAS.threads`).
+    public nonisolated(unsafe) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Runs `body(range)` over `0..<count` in contiguous chunks; serial when small.
+    @inlinable
+    public static func forEach(_ count: Int, minimumChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
+        let chunks = min(threads, max(1, count / max(minimumChunk, 1)))
+        if chunks <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        let size = (count + chunks - 1) / chunks
+        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            let lo = i * size, hi = min(count, lo + size)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+extension UnsafeMutablePointer: @retroactive @unchecked Sendable {}
+extension UnsafePointer: @retroactive @unchecked Sendable {}
