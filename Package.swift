@@ -4,7 +4,7 @@
 // first-place entry of the VIPriors 2021 action-recognition challenge.
 //
 // Module map (dependencies point one way, left to right):
-//   CBLAS   <- Engine  (tensors, ops, autodiff; all heavy arithmetic through cblas_sgemm)
+//   CBLAS   <- Engine  (tensors, ops, autodiff; all heavy arithmetic through cblas_sgemm) <- Models
 //   CFFmpeg <- Media   (FFmpeg decode/encode)
 //   CSQLite <- Store   (the versioned SQLite results store)
 //   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
@@ -35,15 +35,16 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
 
         .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Models", dependencies: ["Engine"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         .target(name: "CSV"),
         .target(name: "Store", dependencies: ["CSQLite"]),
         .target(name: "Plot"),
         .target(name: "Safetensors"),
         .target(name: "Evaluation", dependencies: ["CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
-        .target(name: "Harness", dependencies: ["Engine", "Media", "Store", "CSV", "Plot"]),
+        .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Store", "Plot", "Engine", "CSV", "Evaluation", "Safetensors",
+            "Harness", "Store", "Plot", "Engine", "Models", "CSV", "Evaluation", "Safetensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -22,6 +22,14 @@ let package = Package(
             ],
             path: "Benchmarks/GEMM",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "EngineConv",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Engine", package: "vipbench"),
+            ],
+            path: "Benchmarks/EngineConv",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ],
     swiftLanguageModes: [.v5]
 )

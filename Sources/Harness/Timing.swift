@@ -34,9 +34,14 @@ public enum Timing {
     }
 
     /// The process's peak resident set size in bytes (VmHWM), or nil where /proc is absent.
-    public static func peakResidentBytes() -> Int? {
+    public static func peakResidentBytes() -> Int? { status("VmHWM:") }
+
+    /// The process's current resident set size in bytes (VmRSS).
+    public static func residentBytes() -> Int? { status("VmRSS:") }
+
+    static func status(_ key: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
             let kb = line.split(separator: " ").compactMap { Int($0) }.first
             return kb.map { $0 * 1024 }
         }

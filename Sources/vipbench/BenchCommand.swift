@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
             its ratio to a baseline taken in the same run. Results are recorded in the results store \
             (a run with its benchmarks) unless --no-record is given.
             """,
-        subcommands: [Gemm.self])
+        subcommands: [Gemm.self, EngineBench.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -77,3 +77,62 @@ struct BenchCommand: ParsableCommand {
 }
 
 func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
+
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "conv3d forward/backward GFLOP/s at R3D-18's shapes, as ratios to GEMM; R3D-18 inference memory.",
+        discussion: """
+            Measures, in one run: SGEMM at 1024^3 (the baseline); conv3d forward and backward \
+            (input and weight gradients) at every distinct convolution of R3D-18 on a 3x16x112x112 \
+            clip, each with its ratio to the GEMM figure; their geometric means; and one R3D-18 \
+            forward in inference mode (seconds per clip and peak resident memory).
+            """)
+
+    @Flag(help: "Print one JSON object per line (name, gflops, ratio_to_gemm, ...).")
+    var json = false
+
+    @Option(help: "Minimum seconds of repeats per figure.")
+    var seconds: Double = 0.5
+
+    @Flag(help: "Do not record the figures in the results store.")
+    var noRecord = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = noRecord ? nil : try ResultsStore(path: ResultsStore.resolvePath(store.db))
+        if !json { print("name".padding(toLength: 58, withPad: " ", startingAt: 0) + "  GFLOP/s  ratio to gemm   median ms") }
+        let measure = {
+            EngineBenchmark.run(minimumSeconds: seconds) { l in
+                if json {
+                    print("{\"name\": \(jsonString(l.name)), \"gflops\": \(round2(l.gflops)), \"ratio_to_gemm\": \(round2(l.ratioToGemm * 100) / 100), \"median_s\": \(l.medianSeconds), \"threads\": \(l.threads)}")
+                } else {
+                    print(l.name.padding(toLength: 58, withPad: " ", startingAt: 0)
+                          + String(format: "%9.1f %14.3f %11.2f", l.gflops, l.ratioToGemm, l.medianSeconds * 1000))
+                }
+                fflush(stdout)
+            }
+        }
+        let report: EngineBenchmark.Report
+        if let db {
+            report = try withRun(store: db, configuration: "bench:engine", profile: "micro") { run in
+                let r = measure()
+                try db.record(benchmarks: EngineBenchmark.records(r), run: run)
+                return r
+            }
+        } else {
+            report = measure()
+        }
+        let peak = report.r3d18InferencePeakBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
+        if json {
+            print("{\"name\": \"conv3d forward geometric mean\", \"ratio_to_gemm\": \(round2(report.forwardGeometricMeanRatio * 100) / 100)}")
+            print("{\"name\": \"conv3d backward geometric mean\", \"ratio_to_gemm\": \(round2(report.backwardGeometricMeanRatio * 100) / 100)}")
+            print("{\"name\": \"r3d18 inference 3x16x112x112\", \"seconds_per_clip\": \(report.r3d18InferenceSecondsPerClip), \"peak_rss_bytes\": \(report.r3d18InferencePeakBytes.map(String.init) ?? "null")}")
+        } else {
+            print(String(format: "conv3d forward, geometric mean of ratios to gemm:  %.3f (target >= 0.7)", report.forwardGeometricMeanRatio))
+            print(String(format: "conv3d backward, geometric mean of ratios to gemm: %.3f (target >= 0.5)", report.backwardGeometricMeanRatio))
+            print(String(format: "R3D-18 inference at 3x16x112x112: %.3f s per clip, peak resident memory %@", report.r3d18InferenceSecondsPerClip, peak))
+        }
+    }
+}

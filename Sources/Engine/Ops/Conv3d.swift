@@ -1,3 +1,5 @@
+import Foundation
+
 /// Padding of a 3D window op, per dimension (T, H, W), before and after: symmetric as PyTorch
 /// pads, or TensorFlow's asymmetric "SAME" (I3D).
 public struct Padding3D: Equatable, Sendable, CustomStringConvertible {
@@ -57,7 +59,10 @@ public struct Window3D: Equatable, Sendable {
 
 /// Bytes of unfolded input (vol2col) the convolution may hold at once; columns are processed in
 /// chunks of output rows that fit.
-public nonisolated(unsafe) var convolutionWorkspaceBytes = 32 << 20
+public nonisolated(unsafe) var convolutionWorkspaceBytes: Int = {
+    if let v = ProcessInfo.processInfo.environment["VIPBENCH_CONV_WORKSPACE"], let n = Int(v) { return n }
+    return 32 << 20
+}()
 
 extension Tensor {
     /// 3D convolution, PyTorch's `conv3d`: input N x C x T x H x W, weight O x C/groups x kT x kH x kW,

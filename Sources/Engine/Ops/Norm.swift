@@ -46,19 +46,25 @@ extension Tensor {
         let gamma = weight?.data ?? [Float](repeating: 1, count: c)
         let beta = bias?.data ?? [Float](repeating: 0, count: c)
         var out = [Float](repeating: 0, count: count)
-        var xhat = [Float](repeating: 0, count: count)
+        // The normalised input is kept only when a backward pass may need it (not in inference).
+        let keep = Autograd.isRecording && (requiresGrad || weight?.requiresGrad == true || bias?.requiresGrad == true)
+        var xhat = [Float](repeating: 0, count: keep ? count : 0)
         data.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { yp in
                 xhat.withUnsafeMutableBufferPointer { hp in
-                    let (x, y, h) = (xp.baseAddress!, yp.baseAddress!, hp.baseAddress!)
+                    let (x, y, h) = (xp.baseAddress!, yp.baseAddress!, hp.baseAddress)
                     Parallel.forEach(n * c, minimumChunk: max(1, 16384 / max(inner, 1))) { range in
                         for plane in range {
                             let ch = plane % c, base = plane * inner
                             let (mu, s, g, b) = (mean[ch], invStd[ch], gamma[ch], beta[ch])
-                            for k in 0..<inner {
-                                let v = (x[base + k] - mu) * s
-                                h[base + k] = v
-                                y[base + k] = v * g + b
+                            if keep {
+                                for k in 0..<inner {
+                                    let v = (x[base + k] - mu) * s
+                                    h![base + k] = v
+                                    y[base + k] = v * g + b
+                                }
+                            } else {
+                                for k in 0..<inner { y[base + k] = (x[base + k] - mu) * s * g + b }
                             }
                         }
                     }
