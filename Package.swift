@@ -44,11 +44,12 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Store", "Plot", "Engine", "Models", "CSV", "Evaluation", "Safetensors",
+            "Harness", "Store", "Plot", "Engine", "Models", "Media", "CSV", "Evaluation", "Safetensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),

@@ -1,0 +1,117 @@
+import CFFmpeg
+
+/// Converts decoded frames to RGB24 with swscale (bicubic, as the ffmpeg command's auto-inserted
+/// scaler), applying the display rotation and an optional resize.
+final class FrameConverter {
+    let rotation: Int
+    let size: FrameSize
+    private var sws: OpaquePointer?
+    private var resizer: OpaquePointer?
+
+    init(rotation: Int, size: FrameSize) {
+        self.rotation = rotation
+        self.size = size
+    }
+
+    /// Bicubic, the ffmpeg command's default for its scaler (it matters only when resizing).
+    static let flags: Int32 = SWS_BICUBIC
+
+    deinit {
+        if let sws { sws_freeContext(sws) }
+        if let resizer { sws_freeContext(resizer) }
+    }
+
+    func convert(_ frame: UnsafeMutablePointer<AVFrame>, path: String) throws -> (width: Int, height: Int, pixels: [UInt8]) {
+        let (w, h) = (Int(frame.pointee.width), Int(frame.pointee.height))
+        let rotated = rotation == 90 || rotation == 270
+        let (dw, dh) = rotated ? (h, w) : (w, h)
+        let (tw, th) = size.target(width: dw, height: dh)
+        if rotation == 0 {
+            return (tw, th, try scale(frame, to: tw, th, path: path))
+        }
+        // Rotate at the coded size, then resize the RGB picture if asked.
+        let native = try scale(frame, to: w, h, path: path)
+        let turned = rotate(native, width: w, height: h)
+        if (tw, th) == (dw, dh) { return (dw, dh, turned) }
+        return (tw, th, try resizeRGB(turned, from: dw, dh, to: tw, th, path: path))
+    }
+
+    // sws_getCachedContext frees the old context when it has to make a new one.
+    private func scale(_ frame: UnsafeMutablePointer<AVFrame>, to tw: Int, _ th: Int, path: String) throws -> [UInt8] {
+        let src = AVPixelFormat(frame.pointee.format)
+        sws = sws_getCachedContext(sws, frame.pointee.width, frame.pointee.height, src,
+                                   Int32(tw), Int32(th), AV_PIX_FMT_RGB24, FrameConverter.flags, nil, nil, nil)
+        guard let ctx = sws else {
+            throw MediaError.ffmpeg(path: path, operation: "converting to RGB", detail: "swscale cannot convert this pixel format")
+        }
+        // The frame's own YUV matrix and range (BT.709 HD sources, full-range JPEG-style video), as
+        // the ffmpeg command's scaler reads them; BT.601 when unspecified.
+        let space = frame.pointee.colorspace
+        let matrix = space == AVCOL_SPC_UNSPECIFIED || space == AVCOL_SPC_RGB ? SWS_CS_DEFAULT : Int32(space.rawValue)
+        let fullRange: Int32 = frame.pointee.color_range == AVCOL_RANGE_JPEG ? 1 : 0
+        sws_setColorspaceDetails(ctx, sws_getCoefficients(matrix), fullRange, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                                 0, 1 << 16, 1 << 16)
+        return withAlignedOutput(width: tw, height: th) { dst, dstStride in
+            withUnsafePointer(to: &frame.pointee.data) { dataTuple in
+                dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { data in
+                    withUnsafePointer(to: &frame.pointee.linesize) { lineTuple in
+                        lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { lines in
+                            _ = sws_scale(ctx, data, lines, 0, frame.pointee.height, dst, dstStride)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// swscale's SIMD code writes whole vectors, past the end of a tightly packed row: give it
+    /// 64-byte-aligned rows with padding, then pack the rows.
+    private func withAlignedOutput(width: Int, height: Int,
+                                   _ body: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int32>) -> Void) -> [UInt8] {
+        let row = width * 3
+        let stride = (((width + 31) & ~31) * 3 + 63) & ~63  // whole vectors of pixels per row
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: stride * (height + 1) + 64, alignment: 64)
+        defer { buffer.deallocate() }
+        var dst: [UnsafeMutablePointer<UInt8>?] = [buffer.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
+        var dstStride: [Int32] = [Int32(stride), 0, 0, 0]
+        body(&dst, &dstStride)
+        var out = [UInt8](repeating: 0, count: row * height)
+        out.withUnsafeMutableBytes { o in
+            for y in 0..<height {
+                (o.baseAddress! + y * row).copyMemory(from: buffer + y * stride, byteCount: row)
+            }
+        }
+        return out
+    }
+
+    private func resizeRGB(_ rgb: [UInt8], from w: Int, _ h: Int, to tw: Int, _ th: Int, path: String) throws -> [UInt8] {
+        resizer = sws_getCachedContext(resizer, Int32(w), Int32(h), AV_PIX_FMT_RGB24, Int32(tw), Int32(th),
+                                       AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
+        guard let ctx = resizer else { throw MediaError.ffmpeg(path: path, operation: "resizing", detail: "swscale refused the sizes") }
+        return rgb.withUnsafeBufferPointer { i in
+            withAlignedOutput(width: tw, height: th) { dst, dstStride in
+                var src: [UnsafePointer<UInt8>?] = [i.baseAddress, nil, nil, nil]
+                var srcStride: [Int32] = [Int32(w * 3), 0, 0, 0]
+                _ = sws_scale(ctx, &src, &srcStride, 0, Int32(h), dst, dstStride)
+            }
+        }
+    }
+
+    /// Rotates an RGB picture clockwise by `rotation` degrees (90: ffmpeg's transpose=clock).
+    func rotate(_ p: [UInt8], width w: Int, height h: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: p.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                let (nx, ny, nw): (Int, Int, Int)
+                switch rotation {
+                case 90: (nx, ny, nw) = (h - 1 - y, x, h)
+                case 180: (nx, ny, nw) = (w - 1 - x, h - 1 - y, w)
+                default: (nx, ny, nw) = (y, w - 1 - x, h)  // 270
+                }
+                let s = (y * w + x) * 3, d = (ny * nw + nx) * 3
+                out[d] = p[s]; out[d + 1] = p[s + 1]; out[d + 2] = p[s + 2]
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,257 @@
+import CFFmpeg
+import Foundation
+
+/// A rational number as FFmpeg keeps time bases and frame rates.
+public struct Fraction: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var numerator: Int
+    public var denominator: Int
+    public var value: Double { denominator == 0 ? .nan : Double(numerator) / Double(denominator) }
+    public var description: String { "\(numerator)/\(denominator)" }
+    public init(numerator: Int, denominator: Int) { self.numerator = numerator; self.denominator = denominator }
+    init(_ r: AVRational) { numerator = Int(r.num); denominator = Int(r.den) }
+}
+
+/// What the container says about the chosen video stream (the decoded frame count is separate:
+/// headers can be wrong).
+public struct VideoStreamInfo: Codable, Equatable, Sendable {
+    public var path: String
+    public var codec: String
+    public var pixelFormat: String
+    /// Size as displayed: after applying the rotation.
+    public var width: Int
+    public var height: Int
+    /// Clockwise degrees applied to the coded picture for display (0, 90, 180 or 270).
+    public var rotation: Int
+    public var frameRate: Fraction
+    public var timeBase: Fraction
+    /// Seconds, from the stream or the container; nil when neither says.
+    public var duration: Double?
+    /// The frame count the header claims, if any.
+    public var headerFrameCount: Int?
+    /// Index of the stream among all streams, and how many streams the file has.
+    public var streamIndex: Int
+    public var streamCount: Int
+    public var videoStreamCount: Int
+}
+
+/// One decoded frame, 8-bit RGB, rows top to bottom, `width * 3` bytes per row.
+public struct RGBFrame: Sendable {
+    public var index: Int
+    /// Presentation time in seconds (nil when the stream has no timestamps).
+    public var time: Double?
+    public var width: Int
+    public var height: Int
+    public var pixels: [UInt8]
+}
+
+/// How frames come out: at the coded size, with the short side resized, or at an exact size.
+public enum FrameSize: Equatable, Sendable {
+    case native
+    case shortSide(Int)
+    case exact(width: Int, height: Int)
+
+    func target(width w: Int, height h: Int) -> (Int, Int) {
+        switch self {
+        case .native: return (w, h)
+        case .exact(let tw, let th): return (tw, th)
+        case .shortSide(let s):
+            // Keep the aspect ratio; round the long side to the nearest integer (as torchvision).
+            if w <= h { return (s, Int((Double(h) * Double(s) / Double(w)).rounded())) }
+            return (Int((Double(w) * Double(s) / Double(h)).rounded()), s)
+        }
+    }
+}
+
+/// Damage met while decoding: the frames before it were delivered.
+public struct DecodeWarning: Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+/// Reads the video stream of a file with FFmpeg's libraries: any container and codec FFmpeg
+/// supports, rotation applied, converted to 8-bit RGB (10-bit sources too), in presentation order.
+public final class VideoReader {
+    public let path: String
+    public let info: VideoStreamInfo
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private let stream: UnsafeMutablePointer<AVStream>
+    private let codec: UnsafePointer<AVCodec>
+
+    /// Opens `path`. `videoStream` picks the n-th video stream (default the first).
+    public init(path: String, videoStream: Int = 0) throws {
+        self.path = path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+            throw MediaError.fileNotFound(path: path)
+        }
+        vip_av_log_set_quiet(1)
+        var fmt: UnsafeMutablePointer<AVFormatContext>?
+        var rc = avformat_open_input(&fmt, path, nil, nil)
+        guard rc >= 0, let fmt else { throw MediaError.notAVideo(path: path, detail: ffmpegError(rc)) }
+        format = fmt
+        rc = avformat_find_stream_info(fmt, nil)
+        if rc < 0 {
+            avformat_close_input(&format)
+            throw MediaError.notAVideo(path: path, detail: ffmpegError(rc))
+        }
+        let count = Int(fmt.pointee.nb_streams)
+        var videos: [Int] = []
+        for i in 0..<count {
+            let st = fmt.pointee.streams[i]!
+            if st.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO
+                && st.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC == 0 {
+                videos.append(i)
+            }
+        }
+        guard !videos.isEmpty else {
+            avformat_close_input(&format)
+            throw MediaError.noVideoStream(path: path, streams: count)
+        }
+        guard videoStream >= 0 && videoStream < videos.count else {
+            avformat_close_input(&format)
+            throw MediaError.streamOutOfRange(path: path, requested: videoStream, videoStreams: videos.count)
+        }
+        stream = fmt.pointee.streams[videos[videoStream]]!
+        let par = stream.pointee.codecpar!
+        guard let c = avcodec_find_decoder(par.pointee.codec_id) else {
+            let name = String(cString: avcodec_get_name(par.pointee.codec_id))
+            avformat_close_input(&format)
+            throw MediaError.noDecoder(path: path, codec: name)
+        }
+        codec = c
+        let rotation = VideoReader.rotation(of: stream)
+        var (w, h) = (Int(par.pointee.width), Int(par.pointee.height))
+        if rotation == 90 || rotation == 270 { swap(&w, &h) }
+        let fmtName = av_get_pix_fmt_name(AVPixelFormat(par.pointee.format)).map { String(cString: $0) } ?? "unknown"
+        var duration: Double?
+        if stream.pointee.duration > 0 {
+            duration = Double(stream.pointee.duration) * av_q2d(stream.pointee.time_base)
+        } else if fmt.pointee.duration > 0 {
+            duration = Double(fmt.pointee.duration) / Double(AV_TIME_BASE)
+        }
+        let rate = stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+        info = VideoStreamInfo(path: path, codec: String(cString: c.pointee.name), pixelFormat: fmtName,
+                               width: w, height: h, rotation: rotation, frameRate: Fraction(rate),
+                               timeBase: Fraction(stream.pointee.time_base), duration: duration,
+                               headerFrameCount: stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil,
+                               streamIndex: videos[videoStream], streamCount: count, videoStreamCount: videos.count)
+    }
+
+    deinit { avformat_close_input(&format) }
+
+    /// Clockwise display rotation from the stream's display matrix, as the ffmpeg command applies it.
+    static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
+        guard let side = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) else { return 0 }
+        let theta = side.withMemoryRebound(to: Int32.self, capacity: 9) { -av_display_rotation_get($0) }
+        guard theta.isFinite else { return 0 }
+        var degrees = Int((theta / 90).rounded()) * 90 % 360
+        if degrees < 0 { degrees += 360 }
+        return degrees
+    }
+
+    /// Decodes frames in presentation order, calling `body` for each; `body` returns false to stop.
+    /// Damage (a cut-off file, corrupt packets) ends or skips with warnings, never a crash.
+    ///
+    /// - Parameters:
+    ///   - size: output size (after rotation).
+    ///   - threads: decoder threads (1 is deterministic and what the benchmark compares; 0 = auto).
+    @discardableResult
+    public func decode(size: FrameSize = .native, threads: Int = 1,
+                       _ body: (RGBFrame) throws -> Bool) throws -> [DecodeWarning] {
+        guard let ctx = avcodec_alloc_context3(codec) else {
+            throw MediaError.ffmpeg(path: path, operation: "allocating a decoder", detail: "out of memory")
+        }
+        var context: UnsafeMutablePointer<AVCodecContext>? = ctx
+        defer { avcodec_free_context(&context) }
+        var rc = avcodec_parameters_to_context(ctx, stream.pointee.codecpar)
+        guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "configuring the decoder", detail: ffmpegError(rc)) }
+        ctx.pointee.thread_count = Int32(threads)
+        ctx.pointee.pkt_timebase = stream.pointee.time_base
+        rc = avcodec_open2(ctx, codec, nil)
+        guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "opening the decoder", detail: ffmpegError(rc)) }
+
+        // Start from the beginning (a reader can decode more than once).
+        avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0)
+
+        var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
+        var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
+        defer { av_packet_free(&packet); av_frame_free(&frame) }
+        let converter = FrameConverter(rotation: info.rotation, size: size)
+        var warnings: [DecodeWarning] = []
+        var index = 0
+        var stop = false
+        let timeBase = av_q2d(stream.pointee.time_base)
+
+        func drain() throws {
+            while !stop {
+                let r = avcodec_receive_frame(ctx, frame)
+                if r == vip_averror(EAGAIN) || r == vip_averror_eof() { return }
+                if r < 0 {
+                    warnings.append(DecodeWarning(path: path, message: "decoding frame \(index) failed: \(ffmpegError(r))"))
+                    return
+                }
+                let pts = frame!.pointee.best_effort_timestamp
+                let rgb = try converter.convert(frame!, path: path)
+                let out = RGBFrame(index: index, time: pts == vip_av_nopts_value() ? nil : Double(pts) * timeBase,
+                                   width: rgb.width, height: rgb.height, pixels: rgb.pixels)
+                av_frame_unref(frame)
+                index += 1
+                if try !body(out) { stop = true }
+            }
+        }
+
+        var decodeErrors = 0
+        while !stop {
+            rc = av_read_frame(format, packet)
+            if rc < 0 {
+                if rc != vip_averror_eof() {
+                    warnings.append(DecodeWarning(path: path, message: "reading stopped after \(index) frames: \(ffmpegError(rc))"))
+                }
+                break
+            }
+            defer { av_packet_unref(packet) }
+            guard packet!.pointee.stream_index == stream.pointee.index else { continue }
+            let s = avcodec_send_packet(ctx, packet)
+            if s < 0 && s != vip_averror(EAGAIN) {
+                decodeErrors += 1
+                if decodeErrors <= 3 {
+                    warnings.append(DecodeWarning(path: path, message: "damaged packet near frame \(index): \(ffmpegError(s))"))
+                }
+                continue
+            }
+            try drain()
+        }
+        if !stop {
+            avcodec_send_packet(ctx, nil)  // flush: the frames the decoder still holds
+            try drain()
+        }
+        if decodeErrors > 3 {
+            warnings.append(DecodeWarning(path: path, message: "\(decodeErrors) damaged packets in all"))
+        }
+        if let header = info.headerFrameCount, !stop, header != index {
+            warnings.append(DecodeWarning(path: path, message: "the header claims \(header) frames, \(index) decoded"))
+        }
+        return warnings
+    }
+
+    /// Every frame, decoded.
+    public func readAll(size: FrameSize = .native) throws -> (frames: [RGBFrame], warnings: [DecodeWarning]) {
+        var frames: [RGBFrame] = []
+        let w = try decode(size: size) { frames.append($0); return true }
+        return (frames, w)
+    }
+
+    /// The number of frames that actually decode (slow: decodes the whole stream, without converting).
+    public func countFrames() throws -> (count: Int, warnings: [DecodeWarning]) {
+        var n = 0
+        let w = try decode(size: .exact(width: 16, height: 16)) { _ in n += 1; return true }
+        return (n, w)
+    }
+}
+
+func ffmpegError(_ code: Int32) -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    vip_av_strerror(code, &buffer, buffer.count)
+    return String(cString: buffer)
+}
