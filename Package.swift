@@ -5,7 +5,7 @@
 //
 // Module map (dependencies point one way, left to right):
 //   CBLAS   <- Engine  (tensors, ops, autodiff; all heavy arithmetic through cblas_sgemm) <- Models
-//   CFFmpeg <- Media   (FFmpeg decode/encode)
+//   CFFmpeg <- Media   (FFmpeg decode/encode) <- Data (datasets, samplers, transforms, loader, synthetic set)
 //   CSQLite <- Store   (the versioned SQLite results store)
 //   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
 //   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
+        .target(name: "Data", dependencies: ["Media", "Engine", "CSV"], swiftSettings: swiftSettings),
         .target(name: "CSV"),
         .target(name: "Store", dependencies: ["CSQLite"]),
         .target(name: "Plot"),
@@ -44,7 +45,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Store", "Plot", "Engine", "Models", "Media", "CSV", "Evaluation", "Safetensors",
+            "Harness", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,0 +1,225 @@
+import Engine
+import Foundation
+import Media
+
+/// Decoded, resized frames of whole videos, shared by the loader's workers, bounded in bytes
+/// (least recently used first out).
+public final class FrameCache: @unchecked Sendable {
+    public struct Video: Sendable { public var width: Int; public var height: Int; public var frames: [[UInt8]] }
+    private var entries: [String: (video: Video, bytes: Int, tick: Int)] = [:]
+    private var bytes = 0, tick = 0
+    private let lock = NSLock()
+    public let budget: Int
+    public private(set) var hits = 0, misses = 0
+
+    public init(budgetBytes: Int) { budget = budgetBytes }
+
+    func get(_ key: String) -> Video? {
+        lock.lock(); defer { lock.unlock() }
+        guard var e = entries[key] else { misses += 1; return nil }
+        tick += 1; e.tick = tick; entries[key] = e
+        hits += 1
+        return e.video
+    }
+
+    func put(_ key: String, _ v: Video) {
+        let size = v.frames.reduce(0) { $0 + $1.count }
+        guard size <= budget else { return }
+        lock.lock(); defer { lock.unlock() }
+        tick += 1
+        if let old = entries[key] { bytes -= old.bytes }
+        entries[key] = (v, size, tick)
+        bytes += size
+        while bytes > budget, let victim = entries.min(by: { $0.value.tick < $1.value.tick }) {
+            bytes -= victim.value.bytes
+            entries.removeValue(forKey: victim.key)
+        }
+    }
+}
+
+/// Turns dataset items into network inputs: training clips with augmentation, or every test view.
+public struct ClipSampler: Sendable {
+    public enum Mode: Sendable {
+        case train(AugmentationConfig)
+        /// `crops` x `clips` views: spatial crops of `size` after resizing the short side to `size`.
+        case test(crops: Int, clips: Int, rule: TestSamplingRule, cropRule: CropRule, size: Int)
+    }
+
+    public var clip: ClipSpec
+    /// Frames are decoded with their short side at this size.
+    public var shortSide: Int
+    public var mode: Mode
+    public var overflow: OverflowPolicy = .loop
+    public var normalisation: Normalisation = .unit
+
+    public init(clip: ClipSpec, shortSide: Int, mode: Mode, overflow: OverflowPolicy = .loop, normalisation: Normalisation = .unit) {
+        self.clip = clip; self.shortSide = shortSide; self.mode = mode; self.overflow = overflow; self.normalisation = normalisation
+    }
+
+    /// Values per view: C x T x H x W.
+    public var viewShape: [Int] {
+        switch mode {
+        case .train(let a): return [3, clip.frames, a.outputSize, a.outputSize]
+        case .test(_, _, _, _, let s): return [3, clip.frames, s, s]
+        }
+    }
+
+    public var viewsPerVideo: Int {
+        if case .test(let c, let t, _, _, _) = mode { return c * t }
+        return 1
+    }
+
+    /// Decodes (or takes from the cache) a whole video at `shortSide`.
+    public func frames(of item: VideoDataset.Item, cache: FrameCache?) throws -> FrameCache.Video {
+        let key = "\(item.path)@\(shortSide)"
+        if let v = cache?.get(key) { return v }
+        let reader = try VideoReader(path: item.path)
+        var frames: [[UInt8]] = []
+        var size = (0, 0)
+        try reader.decode(size: .shortSide(shortSide)) { f in
+            frames.append(f.pixels); size = (f.width, f.height); return true
+        }
+        guard !frames.isEmpty else { throw MediaError.notAVideo(path: item.path, detail: "no frame decodes") }
+        let v = FrameCache.Video(width: size.0, height: size.1, frames: frames)
+        cache?.put(key, v)
+        return v
+    }
+
+    /// The input values of one video: one training clip, or all its test views (view-major:
+    /// clip index outer, crop index inner). Randomness comes only from `generator`.
+    public func sample(_ item: VideoDataset.Item, cache: FrameCache?, generator g: inout SeededGenerator) throws -> [Float] {
+        let video = try frames(of: item, cache: cache)
+        let n = video.frames.count
+        func clipPixels(start: Int) -> ClipPixels {
+            let idx = clip.indices(start: start, frameCount: n, policy: overflow)
+            return ClipPixels(rgbFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height)
+        }
+        switch mode {
+        case .train(let config):
+            let start = clip.randomStart(frameCount: n, generator: &g)
+            let aug = Augmentation.draw(config, width: video.width, height: video.height, generator: &g)
+            return aug.apply(clipPixels(start: start), config: config).tensorLayout(normalisation)
+        case .test(let crops, let clips, let rule, let cropRule, let size):
+            var out: [Float] = []
+            for start in rule.starts(frameCount: n, clip: clip, clips: clips) {
+                let pixels = clipPixels(start: start)
+                for c in 0..<crops {
+                    out += TestCrop.apply(pixels, index: c, of: crops, size: size, rule: cropRule).tensorLayout(normalisation)
+                }
+            }
+            return out
+        }
+    }
+}
+
+/// A batch: `items` videos' inputs stacked (B x views x C x T x H x W, views = 1 in training).
+public struct ClipBatch: Sendable {
+    public var indices: [Int]
+    public var labels: [Int?]
+    public var shape: [Int]
+    public var data: [Float]
+    /// Videos of this batch that could not be read, with the reason (they are left out).
+    public var failures: [(id: String, reason: String)]
+}
+
+/// Decodes and augments clips on worker threads, a bounded number of batches ahead, and hands
+/// out batches in a fixed order. Sample i of epoch e draws its randomness from a generator derived
+/// from (seed, e, i), so the batches are bit-identical whatever the thread timing.
+public final class ClipLoader: @unchecked Sendable {
+    public let dataset: [VideoDataset.Item]
+    public let sampler: ClipSampler
+    public let batchSize: Int
+    public let workers: Int
+    public let prefetchBatches: Int
+    public let seed: UInt64
+    public let shuffle: Bool
+    public let cache: FrameCache?
+
+    public init(items: [VideoDataset.Item], sampler: ClipSampler, batchSize: Int, workers: Int = 2, prefetchBatches: Int = 2,
+                seed: UInt64, shuffle: Bool, cacheBytes: Int = 0) {
+        precondition(batchSize >= 1 && workers >= 1 && prefetchBatches >= 1)
+        dataset = items; self.sampler = sampler; self.batchSize = batchSize; self.workers = workers
+        self.prefetchBatches = prefetchBatches; self.seed = seed; self.shuffle = shuffle
+        cache = cacheBytes > 0 ? FrameCache(budgetBytes: cacheBytes) : nil
+    }
+
+    /// The order of samples in an epoch (a seeded Fisher-Yates shuffle when `shuffle`).
+    public func order(epoch: Int) -> [Int] {
+        var o = Array(dataset.indices)
+        guard shuffle else { return o }
+        var g = SeededGenerator(seed: seed).derived("order/\(epoch)")
+        for i in stride(from: o.count - 1, to: 0, by: -1) { o.swapAt(i, g.int(below: i + 1)) }
+        return o
+    }
+
+    /// The batches of one epoch, produced in the background.
+    public func batches(epoch: Int) -> AnyIterator<ClipBatch> {
+        let order = self.order(epoch: epoch)
+        let batchCount = (order.count + batchSize - 1) / batchSize
+        let per = sampler.viewShape.reduce(1, *) * sampler.viewsPerVideo
+        let state = LoaderState()
+        let window = DispatchSemaphore(value: prefetchBatches * batchSize)
+        // Workers take sample positions in order, and never run more than the prefetch window ahead.
+        for _ in 0..<workers {
+            Thread {
+                while true {
+                    window.wait()
+                    guard let pos = state.claim(limit: order.count) else { window.signal(); return }
+                    let index = order[pos]
+                    let item = self.dataset[index]
+                    var g = SeededGenerator(seed: self.seed).derived("sample/\(epoch)/\(index)")
+                    let result: Result<[Float], Error> = Result { try self.sampler.sample(item, cache: self.cache, generator: &g) }
+                    state.deliver(pos, result)
+                }
+            }.start()
+        }
+        var next = 0
+        return AnyIterator {
+            guard next < batchCount else { return nil }
+            let lo = next * self.batchSize, hi = min(order.count, lo + self.batchSize)
+            next += 1
+            var data: [Float] = []
+            data.reserveCapacity((hi - lo) * per)
+            var indices: [Int] = [], labels: [Int?] = [], failures: [(String, String)] = []
+            for pos in lo..<hi {
+                let r = state.take(pos)
+                window.signal()
+                let item = self.dataset[order[pos]]
+                switch r {
+                case .success(let values): data += values; indices.append(order[pos]); labels.append(item.label)
+                case .failure(let e): failures.append((item.id, "\(e)"))
+                }
+            }
+            return ClipBatch(indices: indices, labels: labels,
+                             shape: [indices.count, self.sampler.viewsPerVideo] + self.sampler.viewShape,
+                             data: data, failures: failures)
+        }
+    }
+}
+
+/// Shared state of one epoch's workers: the next position to claim and the finished samples.
+final class LoaderState: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var nextPosition = 0
+    private var done: [Int: Result<[Float], Error>] = [:]
+
+    func claim(limit: Int) -> Int? {
+        condition.lock(); defer { condition.unlock() }
+        guard nextPosition < limit else { return nil }
+        nextPosition += 1
+        return nextPosition - 1
+    }
+
+    func deliver(_ pos: Int, _ r: Result<[Float], Error>) {
+        condition.lock()
+        done[pos] = r
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func take(_ pos: Int) -> Result<[Float], Error> {
+        condition.lock(); defer { condition.unlock() }
+        while done[pos] == nil { condition.wait() }
+        return done.removeValue(forKey: pos)!
+    }
+}
