@@ -8,7 +8,7 @@ public enum DatasetCheck {
         public var id: String
         public var path: String
         public var split: String
-        /// missing | undecodable | too-short | damaged
+        /// missing | undecodable | too-short | damaged | listed-corrupt
         public var kind: String
         public var reason: String
     }
@@ -36,6 +36,13 @@ public enum DatasetCheck {
             let item = dataset.items[i]
             var found: [Problem] = []
             var count: Int?
+            if dataset.knownCorrupt.contains(item.id) {
+                found.append(Problem(id: item.id, path: item.path, split: item.split, kind: "listed-corrupt",
+                                     reason: "on the dataset's list of corrupt videos; skipped"))
+                lock.lock(); problems += found; done += 1; let d = done; lock.unlock()
+                progress(d)
+                return
+            }
             do {
                 let reader = try VideoReader(path: item.path)
                 let (n, warnings) = try reader.countFrames()

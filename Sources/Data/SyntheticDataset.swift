@@ -11,7 +11,10 @@ import Media
 ///     DIR/annotations/motion-val.csv             label,videoid,split
 ///     DIR/annotations/motion-test-public.csv     videoid,split (no labels, as the challenge's)
 ///     DIR/annotations/motion-test-labels.csv     label,videoid,split (kept apart)
-///     DIR/train|val|test/<videoid>.mp4           H.264, 128x96, 12.5 fps, 40-56 frames
+///     DIR/train|val|test/<videoid>.mp4           MPEG-4 Part 2 in MP4, 128x96, 12.5 fps, 40-56 frames
+///
+/// MPEG-4 Part 2 rather than H.264: FFmpeg's own encoder gives identical bytes for identical
+/// frames every time; libx264 (5.1, one thread) was seen to vary between encodes in one process.
 public enum SyntheticDataset {
     public struct Options: Sendable {
         public var seed: UInt64 = 0
@@ -90,7 +93,7 @@ public enum SyntheticDataset {
             do {
                 let path = "\(dir)/\(item.split)/\(item.id).mp4"
                 let writer = try VideoWriter(path: path + ".partial.mp4", width: o.width, height: o.height,
-                                             frameRate: Fraction(numerator: 25, denominator: 2), codec: .h264(crf: 20))
+                                             frameRate: Fraction(numerator: 25, denominator: 2), codec: .mpeg4(qscale: 3))
                 for t in 0..<item.script.frames { try writer.write(SyntheticMotion.render(item.script, frame: t)) }
                 try writer.finish()
                 if fm.fileExists(atPath: path) { try fm.removeItem(atPath: path) }

@@ -50,6 +50,9 @@ public enum SyntheticMotion {
 
     public struct ActorState: Equatable, Sendable {
         public var x: Float, y: Float, angle: Float, scale: Float, alpha: Float
+        public init(x: Float, y: Float, angle: Float, scale: Float, alpha: Float) {
+            self.x = x; self.y = y; self.angle = angle; self.scale = scale; self.alpha = alpha
+        }
         public static let zero = ActorState(x: 0, y: 0, angle: 0, scale: 0, alpha: 0)
     }
 

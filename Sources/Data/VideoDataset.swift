@@ -9,11 +9,22 @@ public struct VideoDataset: Sendable {
         /// 0-based class index, nil where unknown (a test split).
         public var label: Int?
         public var split: String
+
+        public init(id: String, path: String, label: Int?, split: String) {
+            self.id = id; self.path = path; self.label = label; self.split = split
+        }
     }
 
     public var root: String
     public var classes: [String]
     public var items: [Item]
+    /// Video ids the organisers list as corrupt (`annotations/*corrupted_videos.txt`: one path per
+    /// line, the id is the file name).
+    public var knownCorrupt: Set<String> = []
+
+    public init(root: String, classes: [String], items: [Item], knownCorrupt: Set<String> = []) {
+        self.root = root; self.classes = classes; self.items = items; self.knownCorrupt = knownCorrupt
+    }
 
     public func items(split: String) -> [Item] { items.filter { $0.split == split } }
     public var splits: [String] { Array(Set(items.map(\.split))).sorted() }
@@ -65,7 +76,17 @@ public struct VideoDataset: Sendable {
             }
         }
         for i in items.indices where items[i].label == nil { items[i].label = testLabels[items[i].id] }
-        return VideoDataset(root: root, classes: classes, items: items)
+        var corrupt = Set<String>()
+        for file in try fm.contentsOfDirectory(atPath: ann) where file.hasSuffix("corrupted_videos.txt") {
+            let text = (try? String(contentsOfFile: ann + "/" + file, encoding: .utf8)) ?? ""
+            for line in text.split(whereSeparator: \.isNewline) {
+                let name = (line.trimmingCharacters(in: .whitespaces) as NSString).lastPathComponent
+                if let id = name.split(separator: ".").first { corrupt.insert(String(id)) }
+            }
+        }
+        var dataset = VideoDataset(root: root, classes: classes, items: items)
+        dataset.knownCorrupt = corrupt
+        return dataset
     }
 
     /// Kinetics' CSVs (`label,youtube_id,time_start,time_end,split`), videos at

@@ -7,6 +7,8 @@ public final class VideoWriter {
     public enum Codec: Equatable, Sendable {
         /// H.264 in MP4 (libx264, constant quality `crf`); MPEG-4 Part 2 when no H.264 encoder exists.
         case h264(crf: Int)
+        /// MPEG-4 Part 2 in MP4 (FFmpeg's own encoder, fixed quantiser `qscale` 1-31).
+        case mpeg4(qscale: Int)
         /// Lossless FFV1 in Matroska. RGB input is stored as bgr0, 8-bit planes as gray.
         case ffv1
     }
@@ -28,8 +30,8 @@ public final class VideoWriter {
     private var stream: UnsafeMutablePointer<AVStream>?
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
-    private var sws: OpaquePointer?
     private var nextPTS: Int64 = 0
+
     private var finished = false
     /// Only a file whose header was written has a trailer to write.
     private var started = false
@@ -53,6 +55,12 @@ public final class VideoWriter {
             pixelFormat = AV_PIX_FMT_YUV420P
             guard width % 2 == 0 && height % 2 == 0 else {
                 throw MediaError.ffmpeg(path: path, operation: "encoding H.264", detail: "width and height must be even, got \(width)x\(height)")
+            }
+        case .mpeg4:
+            encoder = avcodec_find_encoder(AV_CODEC_ID_MPEG4)
+            pixelFormat = AV_PIX_FMT_YUV420P
+            guard width % 2 == 0 && height % 2 == 0 else {
+                throw MediaError.ffmpeg(path: path, operation: "encoding MPEG-4", detail: "width and height must be even, got \(width)x\(height)")
             }
         case .ffv1:
             encoder = avcodec_find_encoder(AV_CODEC_ID_FFV1)
@@ -78,10 +86,16 @@ public final class VideoWriter {
             if encoderName == "libx264" {
                 av_dict_set(&options, "crf", "\(crf)", 0)
                 av_dict_set(&options, "preset", "medium", 0)
+                // One thread everywhere, lookahead included: identical input must give identical bytes.
+                av_dict_set(&options, "x264-params", "threads=1:lookahead-threads=1:sliced-threads=0", 0)
             } else {
                 ctx.pointee.flags |= AV_CODEC_FLAG_QSCALE
                 ctx.pointee.global_quality = 3 * FF_QP2LAMBDA
             }
+        }
+        if case .mpeg4(let q) = codec {
+            ctx.pointee.flags |= AV_CODEC_FLAG_QSCALE
+            ctx.pointee.global_quality = Int32(max(1, min(31, q))) * FF_QP2LAMBDA
         }
         if codec == .ffv1 { ctx.pointee.level = 3 }
         rc = avcodec_open2(ctx, encoder, &options)
@@ -104,14 +118,10 @@ public final class VideoWriter {
         frame.pointee.height = Int32(height)
         rc = av_frame_get_buffer(frame, 64)
         guard rc >= 0 else { throw fail("allocating a frame", rc) }
-        let source = input == .gray8 ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24
-        sws = sws_getContext(Int32(width), Int32(height), source, Int32(width), Int32(height), pixelFormat,
-                             SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, nil, nil, nil)
     }
 
     deinit {
         if started && !finished { try? finish() }
-        if let sws { sws_freeContext(sws) }
         av_frame_free(&frame)
         av_packet_free(&packet)
         avcodec_free_context(&context)
@@ -122,23 +132,65 @@ public final class VideoWriter {
     }
 
     /// Appends one frame (`rgb24`: width * height * 3 bytes; `gray8`: width * height bytes).
+    ///
+    /// The conversion to the encoder's pixel format is done here, by fixed formulas (BT.601
+    /// limited-range YUV 4:2:0 with 2x2 chroma averaging; bgr0 and gray as copies), not by swscale,
+    /// whose vector code reads past row ends and made identical input encode differently.
     public func write(_ pixels: [UInt8]) throws {
         let bytesPerPixel = input == .rgb24 ? 3 : 1
         guard pixels.count == width * height * bytesPerPixel else {
             throw MediaError.ffmpeg(path: path, operation: "writing a frame",
                                     detail: "\(pixels.count) bytes for a \(width)x\(height) \(input) frame")
         }
-        guard let frame, let sws else { return }
+        guard let frame else { return }
         var rc = av_frame_make_writable(frame)
         guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "writing a frame", detail: ffmpegError(rc)) }
-        pixels.withUnsafeBufferPointer { p in
-            var src: [UnsafePointer<UInt8>?] = [p.baseAddress, nil, nil, nil]
-            var srcStride: [Int32] = [Int32(width * bytesPerPixel), 0, 0, 0]
-            withUnsafeMutablePointer(to: &frame.pointee.data) { dataTuple in
-                dataTuple.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { data in
-                    withUnsafeMutablePointer(to: &frame.pointee.linesize) { lineTuple in
-                        lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { lines in
-                            _ = sws_scale(sws, &src, &srcStride, 0, Int32(height), data, lines)
+        let (w, h) = (width, height)
+        // Zero the whole planes, padding included: a new buffer (when the encoder still holds the
+        // last one) is uninitialised, and the encoder's plane copy reads past the row width.
+        for plane in 0..<4 {
+            if let buf = av_frame_get_plane_buffer(frame, Int32(plane)) { memset(buf.pointee.data, 0, buf.pointee.size) }
+        }
+        withUnsafeMutablePointer(to: &frame.pointee.data) { dataTuple in
+            dataTuple.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { data in
+                withUnsafeMutablePointer(to: &frame.pointee.linesize) { lineTuple in
+                    lineTuple.withMemoryRebound(to: Int32.self, capacity: 8) { lines in
+                        pixels.withUnsafeBufferPointer { src in
+                            let p = src.baseAddress!
+                            switch AVPixelFormat(frame.pointee.format) {
+                            case AV_PIX_FMT_GRAY8:
+                                let (dst, ls) = (data[0]!, Int(lines[0]))
+                                for y in 0..<h {
+                                    for x in 0..<w { dst[y * ls + x] = input == .gray8 ? p[y * w + x] : VideoWriter.luma(p, (y * w + x) * 3) }
+                                }
+                            case AV_PIX_FMT_BGR0:
+                                let (dst, ls) = (data[0]!, Int(lines[0]))
+                                for y in 0..<h { for x in 0..<w {
+                                    let s = (y * w + x) * bytesPerPixel, d = y * ls + x * 4
+                                    let (r, g, b) = bytesPerPixel == 3 ? (p[s], p[s + 1], p[s + 2]) : (p[s], p[s], p[s])
+                                    dst[d] = b; dst[d + 1] = g; dst[d + 2] = r; dst[d + 3] = 0
+                                } }
+                            default:  // YUV 4:2:0
+                                let (yp, up, vp) = (data[0]!, data[1]!, data[2]!)
+                                let (ly, lu, lv) = (Int(lines[0]), Int(lines[1]), Int(lines[2]))
+                                for y in 0..<h { for x in 0..<w {
+                                    yp[y * ly + x] = bytesPerPixel == 3 ? VideoWriter.luma(p, (y * w + x) * 3) : p[y * w + x]
+                                } }
+                                for cy in 0..<(h / 2) { for cx in 0..<(w / 2) {
+                                    var r = 0, g = 0, b = 0
+                                    for dy in 0..<2 { for dx in 0..<2 {
+                                        let s = ((2 * cy + dy) * w + 2 * cx + dx) * bytesPerPixel
+                                        if bytesPerPixel == 3 { r += Int(p[s]); g += Int(p[s + 1]); b += Int(p[s + 2]) }
+                                        else { r += Int(p[s]); g += Int(p[s]); b += Int(p[s]) }
+                                    } }
+                                    // BT.601 limited range in 16.16 fixed point, on the mean of the 2x2 block
+                                    // (r, g, b are sums of 4): Cb = 128 + (-37.945 R - 74.494 G + 112.439 B) / 256.
+                                    let cb = 128 * 65536 + (-9714 * r - 19070 * g + 28784 * b) / 4
+                                    let cr = 128 * 65536 + (28784 * r - 24103 * g - 4681 * b) / 4
+                                    up[cy * lu + cx] = UInt8(clamping: (cb + 32768) >> 16)
+                                    vp[cy * lv + cx] = UInt8(clamping: (cr + 32768) >> 16)
+                                } }
+                            }
                         }
                     }
                 }
@@ -149,6 +201,12 @@ public final class VideoWriter {
         rc = avcodec_send_frame(context, frame)
         guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "encoding", detail: ffmpegError(rc)) }
         try drain()
+    }
+
+    /// BT.601 limited-range luma of the RGB triple at `i`: 16 + (65.738 R + 129.057 G + 25.064 B) / 256.
+    @inline(__always) static func luma(_ p: UnsafePointer<UInt8>, _ i: Int) -> UInt8 {
+        let y = 16 * 65536 + 16829 * Int(p[i]) + 33039 * Int(p[i + 1]) + 6416 * Int(p[i + 2])
+        return UInt8(clamping: (y + 32768) >> 16)
     }
 
     private func drain() throws {

@@ -173,7 +173,7 @@ struct DatasetCommand: ParsableCommand {
                 appearance distribution, so a single frame says nothing about the class. Written in \
                 the challenge's layout: annotations/clsIdx.csv, annotations/motion-{train,val}.csv \
                 (label,videoid,split), annotations/motion-test-public.csv (videoid,split), \
-                annotations/motion-test-labels.csv, and train|val|test/<videoid>.mp4 (H.264, 128x96). \
+                annotations/motion-test-labels.csv, and train|val|test/<videoid>.mp4 (MPEG-4 Part 2, 128x96). \
                 The same seed gives the same files.
                 """)
 

@@ -44,12 +44,28 @@ final class WriterTests: XCTestCase {
         }
     }
 
-    func testH264KeepsEveryFrameAndIsBitIdenticalForIdenticalInput() throws {
-        let a = dir + "/a.mp4", b = dir + "/b.mp4"
+    func testMPEG4AndFFV1AreBitIdenticalForIdenticalInput() throws {
+        for (codec, ext) in [(VideoWriter.Codec.mpeg4(qscale: 3), "mp4"), (.ffv1, "mkv")] {
+            var files: [Data] = []
+            for i in 0..<3 {
+                let path = dir + "/same\(i).\(ext)"
+                _ = try write(path, codec: codec, frames: 30)
+                files.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            }
+            XCTAssertEqual(files[0], files[1], "\(codec)")
+            XCTAssertEqual(files[1], files[2], "\(codec)")
+        }
+        let frames = try VideoReader(path: dir + "/same0.mp4").readAll().frames
+        XCTAssertEqual(frames.count, 30)
+        XCTAssertEqual(try VideoReader(path: dir + "/same0.mp4").info.codec, "mpeg4")
+    }
+
+    /// libx264 keeps every frame; its bytes are not asserted identical across repeated encodes in
+    /// one process (seen to vary with FFmpeg 5.1's libx264 even with one thread; see the README).
+    func testH264KeepsEveryFrame() throws {
+        let a = dir + "/a.mp4"
         let encoder = try write(a, codec: .h264(crf: 18), frames: 100)
-        _ = try write(b, codec: .h264(crf: 18), frames: 100)
         XCTAssertTrue(["libx264", "mpeg4"].contains(encoder), encoder)
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
         let frames = try VideoReader(path: a).readAll().frames
         XCTAssertEqual(frames.count, 100, "the last frame must not be dropped")
         // Lossy, but close: mean absolute error of a few grey levels.
