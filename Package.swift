@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Plot"),
         .target(name: "Safetensors"),
         .target(name: "Evaluation", dependencies: ["CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
-        .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Store", "CSV", "Plot"]),
+        .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
             "Harness", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -7,6 +7,8 @@ final class FrameConverter {
     let size: FrameSize
     private var sws: OpaquePointer?
     private var resizer: OpaquePointer?
+    /// The context and colour properties last given to swscale (rebuilding its tables is costly).
+    private var configured: (OpaquePointer, Int32, Int32)?
 
     init(rotation: Int, size: FrameSize) {
         self.rotation = rotation
@@ -16,7 +18,13 @@ final class FrameConverter {
     /// Bicubic, the ffmpeg command's default for its scaler (it matters only when resizing).
     static let flags: Int32 = SWS_BICUBIC
 
+    /// The aligned, padded buffer swscale writes into, kept across frames (a fresh multi-megabyte
+    /// allocation per frame costs more in page faults than the conversion itself).
+    private var scratch: UnsafeMutableRawPointer?
+    private var scratchBytes = 0
+
     deinit {
+        scratch?.deallocate()
         if let sws { sws_freeContext(sws) }
         if let resizer { sws_freeContext(resizer) }
     }
@@ -49,8 +57,11 @@ final class FrameConverter {
         let space = frame.pointee.colorspace
         let matrix = space == AVCOL_SPC_UNSPECIFIED || space == AVCOL_SPC_RGB ? SWS_CS_DEFAULT : Int32(space.rawValue)
         let fullRange: Int32 = frame.pointee.color_range == AVCOL_RANGE_JPEG ? 1 : 0
-        sws_setColorspaceDetails(ctx, sws_getCoefficients(matrix), fullRange, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                 0, 1 << 16, 1 << 16)
+        if configured == nil || configured!.0 != ctx || configured!.1 != matrix || configured!.2 != fullRange {
+            sws_setColorspaceDetails(ctx, sws_getCoefficients(matrix), fullRange, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                                     0, 1 << 16, 1 << 16)
+            configured = (ctx, matrix, fullRange)
+        }
         return withAlignedOutput(width: tw, height: th) { dst, dstStride in
             withUnsafePointer(to: &frame.pointee.data) { dataTuple in
                 dataTuple.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { data in
@@ -70,18 +81,22 @@ final class FrameConverter {
                                    _ body: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, UnsafeMutablePointer<Int32>) -> Void) -> [UInt8] {
         let row = width * 3
         let stride = (((width + 31) & ~31) * 3 + 63) & ~63  // whole vectors of pixels per row
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: stride * (height + 1) + 64, alignment: 64)
-        defer { buffer.deallocate() }
+        let needed = stride * (height + 1) + 64
+        if needed > scratchBytes {
+            scratch?.deallocate()
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: needed, alignment: 64)
+            scratchBytes = needed
+        }
+        let buffer = scratch!
         var dst: [UnsafeMutablePointer<UInt8>?] = [buffer.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
         var dstStride: [Int32] = [Int32(stride), 0, 0, 0]
         body(&dst, &dstStride)
-        var out = [UInt8](repeating: 0, count: row * height)
-        out.withUnsafeMutableBytes { o in
+        return [UInt8](unsafeUninitializedCapacity: row * height) { o, count in
             for y in 0..<height {
-                (o.baseAddress! + y * row).copyMemory(from: buffer + y * stride, byteCount: row)
+                UnsafeMutableRawPointer(o.baseAddress! + y * row).copyMemory(from: buffer + y * stride, byteCount: row)
             }
+            count = row * height
         }
-        return out
     }
 
     private func resizeRGB(_ rgb: [UInt8], from w: Int, _ h: Int, to tw: Int, _ th: Int, path: String) throws -> [UInt8] {

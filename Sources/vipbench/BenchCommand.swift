@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
             its ratio to a baseline taken in the same run. Results are recorded in the results store \
             (a run with its benchmarks) unless --no-record is given.
             """,
-        subcommands: [Gemm.self, EngineBench.self])
+        subcommands: [Gemm.self, EngineBench.self, Decode.self, Loader.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -133,6 +133,85 @@ struct EngineBench: ParsableCommand {
             print(String(format: "conv3d forward, geometric mean of ratios to gemm:  %.3f (target >= 0.7)", report.forwardGeometricMeanRatio))
             print(String(format: "conv3d backward, geometric mean of ratios to gemm: %.3f (target >= 0.5)", report.backwardGeometricMeanRatio))
             print(String(format: "R3D-18 inference at 3x16x112x112: %.3f s per clip, peak resident memory %@", report.r3d18InferenceSecondsPerClip, peak))
+        }
+    }
+}
+
+struct Decode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decode + RGB frames per second against the ffmpeg command, one thread each, same run.",
+        discussion: """
+            For each file: vipbench's decoder at native size with one decoder thread, and `ffmpeg \
+            -threads 1 -filter_threads 1 -i FILE -map 0:v:0 -f rawvideo -pix_fmt rgb24` writing to \
+            /dev/null, minus a one-frame run of the same command (its start-up); medians of 3 runs, \
+            and the ratio. Default files: five of ../shared/testdata/videos (340x256 to 1280x720).
+            """)
+
+    @Argument(help: ArgumentHelp("Video files.", valueName: "file"))
+    var files: [String] = []
+
+    @Flag(help: "Print one JSON object per line.")
+    var json = false
+
+    @Flag(help: "Do not record the figures in the results store.")
+    var noRecord = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        var list = files
+        if list.isEmpty {
+            let dir = "../shared/testdata/videos"
+            let defaults = ["kinetics-arm-wrestling.mp4", "kinetics-tai-chi.mp4", "broken-audio.mp4", "vp9-no-duration.webm", "truncated.mp4"]
+            list = defaults.map { "\(dir)/\($0)" }.filter { FileManager.default.fileExists(atPath: $0) }
+            guard !list.isEmpty else { throw ValidationError("give video files to decode (no ../shared/testdata/videos here)") }
+        }
+        let measure = {
+            try DataBenchmarks.decode(files: list) { l in
+                if json {
+                    print("{\"file\": \(jsonString(l.file)), \"frames\": \(l.frames), \"vipbench_fps\": \(round2(l.vipbenchFPS)), \"ffmpeg_fps\": \(l.ffmpegFPS.map { "\(round2($0))" } ?? "null"), \"ratio\": \(l.ratio.map { "\(round2($0 * 100) / 100)" } ?? "null")}")
+                } else {
+                    print(String(format: "%@  %d frames %dx%d: vipbench %.0f fps, ffmpeg %@, ratio %@", (l.file as NSString).lastPathComponent, l.frames, l.width, l.height,
+                                 l.vipbenchFPS, l.ffmpegFPS.map { String(format: "%.0f fps", $0) } ?? "missing", l.ratio.map { String(format: "%.2f", $0) } ?? "-"))
+                }
+                fflush(stdout)
+            }
+        }
+        if noRecord { _ = try measure(); return }
+        let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
+        try withRun(store: db, configuration: "bench:decode", profile: "micro") { run in
+            let lines = try measure()
+            try db.record(benchmarks: lines.map {
+                BenchmarkRecord(name: "decode \(($0.file as NSString).lastPathComponent)", threads: 1, value: $0.vipbenchFPS,
+                                unit: "frames/s", baseline: "ffmpeg command", ratio: $0.ratio)
+            }, run: run)
+        }
+    }
+}
+
+struct Loader: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Training clips per second at 16x112x112 with TCLR's augmentations, decoding and from the cache.")
+
+    @Argument(help: ArgumentHelp("A dataset folder in the challenge's layout (for example one made by `vipbench dataset synth`).", valueName: "dir"))
+    var dir: String
+
+    @Option(help: "Clips (training videos) to load.")
+    var clips: Int = 64
+
+    @Option(help: "Worker threads.")
+    var workers: Int = 2
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let dataset = try DatasetCommand.open(dir)
+        let r = DataBenchmarks.loader(dataset: dataset, clips: clips, workers: workers)
+        if json {
+            print("{\"clips\": \(r.clips), \"workers\": \(r.workers), \"cold_clips_per_second\": \(round2(r.coldClipsPerSecond)), \"cached_clips_per_second\": \(round2(r.cachedClipsPerSecond))}")
+        } else {
+            print(String(format: "%d clips of 16x112x112, %d workers: %.1f clips/s decoding, %.1f clips/s from the frame cache", r.clips, r.workers, r.coldClipsPerSecond, r.cachedClipsPerSecond))
         }
     }
 }
