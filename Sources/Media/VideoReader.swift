@@ -159,6 +159,13 @@ public final class VideoReader {
     @discardableResult
     public func decode(size: FrameSize = .native, threads: Int = 1,
                        _ body: (RGBFrame) throws -> Bool) throws -> [DecodeWarning] {
+        try decode(size: size, threads: threads, from: nil, body)
+    }
+
+    /// Decoding from frame `from` (index and presentation timestamp): seek to the keyframe at or
+    /// before it, decode forward, drop earlier frames.
+    private func decode(size: FrameSize, threads: Int, from start: (index: Int, pts: Int64)?,
+                        _ body: (RGBFrame) throws -> Bool) throws -> [DecodeWarning] {
         guard let ctx = avcodec_alloc_context3(codec) else {
             throw MediaError.ffmpeg(path: path, operation: "allocating a decoder", detail: "out of memory")
         }
@@ -171,15 +178,20 @@ public final class VideoReader {
         rc = avcodec_open2(ctx, codec, nil)
         guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "opening the decoder", detail: ffmpegError(rc)) }
 
-        // Start from the beginning (a reader can decode more than once).
-        avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0)
+        if let start {
+            rc = av_seek_frame(format, Int32(stream.pointee.index), start.pts, AVSEEK_FLAG_BACKWARD)
+            guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "seeking", detail: ffmpegError(rc)) }
+        } else {
+            // Start from the beginning (a reader can decode more than once).
+            avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0)
+        }
 
         var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
         var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
         defer { av_packet_free(&packet); av_frame_free(&frame) }
         let converter = FrameConverter(rotation: info.rotation, size: size)
         var warnings: [DecodeWarning] = []
-        var index = 0
+        var index = start?.index ?? 0
         var stop = false
         let timeBase = av_q2d(stream.pointee.time_base)
 
@@ -192,6 +204,10 @@ public final class VideoReader {
                     return
                 }
                 let pts = frame!.pointee.best_effort_timestamp
+                if let start, pts != vip_av_nopts_value(), pts < start.pts {
+                    av_frame_unref(frame)  // before the target: decoded only to reach it
+                    continue
+                }
                 let rgb = try converter.convert(frame!, path: path)
                 let out = RGBFrame(index: index, time: pts == vip_av_nopts_value() ? nil : Double(pts) * timeBase,
                                    width: rgb.width, height: rgb.height, pixels: rgb.pixels)
@@ -229,10 +245,52 @@ public final class VideoReader {
         if decodeErrors > 3 {
             warnings.append(DecodeWarning(path: path, message: "\(decodeErrors) damaged packets in all"))
         }
-        if let header = info.headerFrameCount, !stop, header != index {
+        if let header = info.headerFrameCount, start == nil, !stop, header != index {
             warnings.append(DecodeWarning(path: path, message: "the header claims \(header) frames, \(index) decoded"))
         }
         return warnings
+    }
+
+    /// Presentation timestamps of every frame, in order, from the packets (demuxing only), or nil
+    /// when the stream's timestamps cannot index frames (missing or repeated).
+    private lazy var frameTimestamps: [Int64]? = {
+        guard let packet = av_packet_alloc() else { return nil }
+        var p: UnsafeMutablePointer<AVPacket>? = packet
+        defer { av_packet_free(&p) }
+        avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0)
+        var times: [Int64] = []
+        while av_read_frame(format, packet) >= 0 {
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == stream.pointee.index else { continue }
+            if packet.pointee.pts == vip_av_nopts_value() { return nil }
+            times.append(packet.pointee.pts)
+        }
+        times.sort()
+        guard Set(times).count == times.count else { return nil }
+        return times
+    }()
+
+    /// How many `frame(at:)` calls had to decode from the start instead of seeking.
+    public private(set) var sequentialFallbacks = 0
+
+    /// Frame `index` by random access: seek to the keyframe before it and decode forward. Gives the
+    /// same pixels as decoding sequentially; falls back to sequential decoding where the stream's
+    /// timestamps cannot index its frames.
+    public func frame(at index: Int, size: FrameSize = .native) throws -> RGBFrame? {
+        if let times = frameTimestamps, index >= 0, index < times.count {
+            var found: RGBFrame?
+            try decode(size: size, threads: 1, from: (index, times[index])) { f in found = f; return false }
+            if let found, let t = found.time, abs(t - Double(times[index]) * av_q2d(stream.pointee.time_base)) < 1e-9 {
+                return found
+            }
+        }
+        sequentialFallbacks += 1
+        var found: RGBFrame?
+        try decode(size: size) { f in
+            if f.index == index { found = f; return false }
+            return true
+        }
+        return found
     }
 
     /// Every frame, decoded.

@@ -142,3 +142,25 @@ final class DecoderTests: XCTestCase {
         }
     }
 }
+
+final class RandomAccessTests: XCTestCase {
+    func testRandomAccessGivesTheSequentialPixels() throws {
+        guard FileManager.default.fileExists(atPath: DecoderTests.videos) else { throw XCTSkip("no shared/testdata") }
+        for name in ["kinetics-tai-chi.mp4", "flipping-pancake.mkv", "odd-timebase.mp4", "hevc.mp4", "vp9-no-duration.webm",
+                     "unordered-pts.mov", "rotation-90.mov", "ucf101-apply-eye-makeup.avi", "av1.mkv"] {
+            let path = DecoderTests.videos + "/" + name
+            let sequential = try VideoReader(path: path).readAll(size: .shortSide(64)).frames
+            let reader = try VideoReader(path: path)
+            let n = sequential.count
+            for i in Array(Set([0, 1, n / 3, n / 2, n - 2, n - 1].filter { $0 >= 0 && $0 < n })).sorted().reversed() {
+                let f = try XCTUnwrap(reader.frame(at: i, size: .shortSide(64)), "\(name) frame \(i)")
+                XCTAssertEqual(f.index, i, name)
+                XCTAssertTrue(f.pixels == sequential[i].pixels, "\(name) frame \(i): random access differs from sequential")
+            }
+            if name.hasPrefix("kinetics") || ["av1.mkv", "vp9-no-duration.webm", "flipping-pancake.mkv"].contains(name) {
+                XCTAssertEqual(reader.sequentialFallbacks, 0, "\(name) should seek")
+            }
+
+        }
+    }
+}
