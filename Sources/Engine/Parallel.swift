@@ -26,5 +26,3 @@ public enum Parallel {
     }
 }
 
-extension UnsafeMutablePointer: @retroactive @unchecked Sendable {}
-extension UnsafePointer: @retroactive @unchecked Sendable {}

@@ -164,6 +164,7 @@ public final class VideoReader {
 
     /// Decoding from frame `from` (index and presentation timestamp): seek to the keyframe at or
     /// before it, decode forward, drop earlier frames.
+    @discardableResult
     private func decode(size: FrameSize, threads: Int, from start: (index: Int, pts: Int64)?,
                         _ body: (RGBFrame) throws -> Bool) throws -> [DecodeWarning] {
         guard let ctx = avcodec_alloc_context3(codec) else {

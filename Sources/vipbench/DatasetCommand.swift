@@ -82,7 +82,9 @@ struct DatasetCommand: ParsableCommand {
             let outDir = (png as NSString).deletingLastPathComponent.isEmpty ? "." : (png as NSString).deletingLastPathComponent
             let name = ((png as NSString).lastPathComponent as NSString).deletingPathExtension
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: "\(outDir)/\(name).rgb", contents: Data(sheet))
+            guard FileManager.default.createFile(atPath: "\(outDir)/\(name).rgb", contents: Data(sheet)) else {
+                throw ValidationError("cannot write \(outDir)/\(name).rgb")
+            }
             let labelLines = labels.enumerated().map { i, l in
                 "set label \(i + 1) \(Plot.Gnuplot.quoted(l)) at \(-8), \(H - (gap + i * (cell + gap) + cell / 2)) right font \",10\""
             }.joined(separator: "\n")

@@ -169,7 +169,7 @@ struct ConvPlan {
 
     /// Unfolds output rows [r0, r1) of one sample and group into `col` (kc x (r1 - r0) * W').
     func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int) {
-        let (kT, kH, kW) = (window.kernel[0], window.kernel[1], window.kernel[2])
+        let (kH, kW) = (window.kernel[1], window.kernel[2])
         let (sT, sH, sW) = (window.stride[0], window.stride[1], window.stride[2])
         let (dT, dH, dW) = (window.dilation[0], window.dilation[1], window.dilation[2])
         let (pT, pH, pW) = (window.padding.before[0], window.padding.before[1], window.padding.before[2])
