@@ -6,6 +6,7 @@ CONFIG     ?= release
 BUILD_DIR  := .build/$(CONFIG)
 VIPBENCH   := $(BUILD_DIR)/vipbench
 DB         ?= results/vipbench.sqlite
+DATA       ?= data/motion
 DEB_PACKAGES := libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
                 libsqlite3-dev gnuplot-nox ffmpeg pkg-config
 # Tests are built optimised: numeric kernels in plain Swift run ~40x slower in a debug build.
@@ -35,11 +36,14 @@ test: deps
 	$(SWIFT) build $(TEST_FLAGS) --product vipbench
 	$(SWIFT) test $(TEST_FLAGS)
 
-## run: the main job. Imports Table 1's reference numbers into the results store and draws the plots.
+## run: the main job. Imports Table 1's reference numbers into the results store, draws the plots,
+## and renders the embedded synthetic dataset (once) and checks it. (The Table 1 runner comes later.)
 run: build
 	$(VIPBENCH) reference import --db $(DB)
 	$(VIPBENCH) plot --db $(DB) --out results/plots
 	$(VIPBENCH) results --reference --db $(DB)
+	@if [ ! -f $(DATA)/annotations/clsIdx.csv ]; then $(VIPBENCH) dataset synth --out $(DATA); fi
+	$(VIPBENCH) dataset check $(DATA) --strict
 
 ## bench: the in-tool benchmarks (ratios against a baseline measured in the same run).
 bench: build
