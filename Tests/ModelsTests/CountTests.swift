@@ -1,0 +1,76 @@
+import Engine
+import Foundation
+import Models
+import XCTest
+
+/// Counts by walking the built networks against models.md, and names against torchvision's.
+final class CountTests: XCTestCase {
+    func cost(_ name: String, _ input: [Int]) throws -> (gmacs: Double, params: Int) {
+        var g = SeededGenerator(seed: 0)
+        let model = try XCTUnwrap(ModelZoo.make(name, inputChannels: input[0], generator: &g))
+        let t = ModelZoo.cost(model, input: input)
+        XCTAssertEqual(t.parameters, model.parameterCount, "\(name): traced parameters vs the module's own")
+        return (Double(t.macs) / 1e9, t.parameters)
+    }
+
+    /// GMACs within 0.05 % and parameters exact (or to the stated rounding) for every ResNet row.
+    func testResNetRowsOfModelsMd() throws {
+        let rows: [(String, [Int], Double, Int, Int)] = [
+            ("r3d18", [3, 16, 112, 112], 40.697, 33_371_472, 1),
+            ("r3d18", [2, 16, 112, 112], 40.224, 33_362_000, 1000),
+            ("r3d18-tclr", [3, 16, 112, 112], 43.137, 33_371_472, 1),
+            ("r3d18-tclr", [2, 16, 112, 112], 42.665, 33_362_000, 1000),
+            ("r3d50", [3, 16, 224, 224], 218.688, 46_981_000, 1000),
+            ("r3d50-hara", [3, 16, 224, 224], 39.846, 47_019_000, 1000),
+        ]
+        for (name, input, gmacs, params, rounding) in rows {
+            let c = try cost(name, input)
+            XCTAssertEqual(c.gmacs, gmacs, accuracy: gmacs * 0.0005, "\(name) \(input) GMACs")
+            XCTAssertEqual((c.params + rounding / 2) / rounding * rounding, params, "\(name) \(input) parameters")
+        }
+    }
+
+    func testTCLRStageFourKeepsTime() {
+        var g = SeededGenerator(seed: 0)
+        let m = VideoResNet(tclr: true, generator: &g)
+        var t = CostTrace()
+        _ = m.trace([1, 3, 16, 112, 112], &t)
+        XCTAssertEqual(t.entries.first { $0.name == "layer4.1.conv2.1" }?.outputShape, [1, 512, 4, 7, 7])
+        var h = SeededGenerator(seed: 0)
+        var u = CostTrace()
+        _ = VideoResNet(generator: &h).trace([1, 3, 16, 112, 112], &u)
+        XCTAssertEqual(u.entries.first { $0.name == "layer4.1.conv2.1" }?.outputShape, [1, 512, 2, 7, 7])
+    }
+
+    /// Every torchvision state_dict key, shape and kind, in order.
+    func testStateDictNamesMatchTorchvision() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path + "/shared/reference/state-dict-keys"
+        guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("no shared/reference") }
+        for (file, name) in [("r3d_18.tsv", "r3d18"), ("r3d50-torchvision-style.tsv", "r3d50")] {
+            let lines = try String(contentsOfFile: "\(dir)/\(file)", encoding: .utf8).split(separator: "\n").dropFirst()
+            let expected = lines.map { $0.split(separator: "\t").map(String.init) }
+            var g = SeededGenerator(seed: 0)
+            let model = try XCTUnwrap(ModelZoo.make(name, generator: &g))
+            let ours = model.stateDict().map { key, t -> [String] in
+                [key, t.shape.isEmpty ? "scalar" : t.shape.map(String.init).joined(separator: "x"), t.isBuffer ? "buffer" : "parameter"]
+            }
+            XCTAssertEqual(ours.count, expected.count, file)
+            for (o, e) in zip(ours, expected) where o != e { XCTFail("\(file): \(o) vs \(e)"); break }
+        }
+    }
+
+    func testScaledProfileKeepsTheTopology() throws {
+        var g = SeededGenerator(seed: 0)
+        let m = VideoResNet(classes: 10, width: 0.25, generator: &g)
+        let t = ModelZoo.cost(m, input: [3, 16, 64, 64])
+        XCTAssertEqual(t.entries.last?.outputShape, [1, 10])
+        XCTAssertEqual(m.stem.layers.count, 3)
+        XCTAssertEqual((m.stem.layers[0] as! Conv3d).weight.shape, [16, 3, 3, 7, 7])
+        XCTAssertEqual(m.fc.weight.shape, [10, 128])
+        // The traced shapes agree with a real forward pass.
+        let x = Tensor(randomNormal: [1, 3, 8, 32, 32], generator: &g)
+        let y = Autograd.withoutGradients { m(x) }
+        XCTAssertEqual(y.shape, ModelZoo.cost(m, input: [3, 8, 32, 32]).entries.last?.outputShape)
+    }
+}
