@@ -35,7 +35,7 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
 
         .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
-        .target(name: "Models", dependencies: ["Engine"], swiftSettings: swiftSettings),
+        .target(name: "Models", dependencies: ["Engine", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         .target(name: "Data", dependencies: ["Media", "Engine", "CSV"], swiftSettings: swiftSettings),
         .target(name: "CSV"),

@@ -2,12 +2,92 @@ import ArgumentParser
 import Engine
 import Foundation
 import Models
+import Safetensors
 
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "The networks of Table 1: list them, count their parameters and multiply-adds.",
-        subcommands: [List.self, Info.self])
+        subcommands: [List.self, Info.self, Forward.self, Init.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a model's seeded initial weights as safetensors (torchvision's names for r3d18 and r3d50).")
+
+        @Argument(help: "Model name.")
+        var name: String
+
+        @Option(help: ArgumentHelp("The .safetensors file to write.", valueName: "file"))
+        var out: String
+
+        @Option(name: .customLong("input-channels"), help: "3 for RGB, 2 for flow.")
+        var inputChannels: Int = 3
+
+        @Option(help: "Number of classes.")
+        var classes: Int = 400
+
+        @Option(help: "Channel-width multiplier.")
+        var width: Double = 1
+
+        @Option(help: "Seed of the initialisation.")
+        var seed: UInt64 = 0
+
+        func run() throws {
+            guard ModelZoo.entry(name) != nil else { throw ValidationError("unknown model '\(name)'") }
+            var g = SeededGenerator(seed: seed)
+            let model = ModelZoo.make(name, inputChannels: inputChannels, classes: classes, width: width, generator: &g)!
+            try Checkpoint.save(model, to: out, metadata: ["model": name, "seed": "\(seed)", "width": "\(width)"])
+            note("wrote \(model.stateDict().count) tensors (\(model.parameterCount) parameters) to \(out)")
+        }
+    }
+
+    struct Forward: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run one batch through a model in evaluation mode: .npy in (N x C x T x H x W, float32), logits out.",
+            discussion: "Weights are safetensors named by the state_dict keys (torchvision's for r3d18 and r3d50); without --weights the seeded initialisation is used.")
+
+        @Argument(help: "Model name.")
+        var name: String
+
+        @Option(help: ArgumentHelp("Weights (.safetensors).", valueName: "file"))
+        var weights: String?
+
+        @Option(help: ArgumentHelp("Input batch (.npy, float32 or float64).", valueName: "file"))
+        var input: String
+
+        @Option(help: ArgumentHelp("Where to write the logits (.npy); printed when absent.", valueName: "file"))
+        var output: String?
+
+        @Option(help: "Number of classes.")
+        var classes: Int = 400
+
+        @Option(help: "Seed of the initialisation when no weights are given.")
+        var seed: UInt64 = 0
+
+        @Option(help: "Channel-width multiplier (must match the weights).")
+        var width: Double = 1
+
+        func run() throws {
+            guard ModelZoo.entry(name) != nil else { throw ValidationError("unknown model '\(name)'") }
+            let (shape, values) = try NPY.read(input)
+            guard shape.count == 5 else { throw ValidationError("\(input): shape \(shape) is not N x C x T x H x W") }
+            var g = SeededGenerator(seed: seed)
+            let model = ModelZoo.make(name, inputChannels: shape[1], classes: classes, width: width, generator: &g)!
+            if let weights { try Checkpoint.load(model, from: weights) }
+            model.eval()
+            guard let layer = model as? any Layer else { throw ValidationError("\(name) cannot run forward") }
+            let logits = Autograd.withoutGradients { layer(Tensor(shape: shape, data: values)) }
+            if let output {
+                try NPY.write(output, shape: logits.shape, values: logits.data)
+                note("wrote logits \(logits.shape) to \(output)")
+            } else {
+                for n in 0..<logits.shape[0] {
+                    let row = logits.data[(n * logits.shape[1])..<((n + 1) * logits.shape[1])]
+                    print(row.map { String(format: "%.6g", $0) }.joined(separator: " "))
+                }
+            }
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Name each model with the code it follows.")

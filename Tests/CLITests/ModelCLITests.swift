@@ -18,4 +18,30 @@ final class ModelCLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("unknown model 'resnet9000'"), bad.stderr)
     }
+
+    func testInitThenForwardWithWeights() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let w = dir + "/w.safetensors"
+        let i = try CLI.run(["model", "init", "r3d18", "--out", w, "--classes", "4", "--width", "0.125", "--seed", "3"])
+        XCTAssertEqual(i.status, 0, i.stderr)
+        // A 1 x 3 x 4 x 16 x 16 clip as .npy, written by hand (header + float32 data).
+        let n = 3 * 4 * 16 * 16
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 4, 16, 16), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)
+        for k in 0..<n { withUnsafeBytes(of: Float(k % 17) / 17) { bytes += $0 } }
+        FileManager.default.createFile(atPath: dir + "/x.npy", contents: Data(bytes))
+        // The width comes from the checkpoint's shapes, so loading into a full-width model fails clearly.
+        let wrong = try CLI.run(["model", "forward", "r3d18", "--weights", w, "--input", dir + "/x.npy", "--classes", "4"])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("has shape"), wrong.stderr)
+        let loaded = try CLI.run(["model", "forward", "r3d18", "--weights", w, "--width", "0.125", "--input", dir + "/x.npy", "--classes", "4"])
+        XCTAssertEqual(loaded.status, 0, loaded.stderr)
+        XCTAssertEqual(loaded.stdout.split(separator: " ").count, 4)
+        // The seeded initialisation without weights gives the same logits as its saved checkpoint.
+        let seeded = try CLI.run(["model", "forward", "r3d18", "--width", "0.125", "--seed", "3", "--input", dir + "/x.npy", "--classes", "4"])
+        XCTAssertEqual(seeded.stdout, loaded.stdout)
+    }
 }
