@@ -53,7 +53,7 @@ public enum EngineBenchmark {
     }
 
     /// Resets the process's peak-RSS counter (Linux: "5" into /proc/self/clear_refs).
-    static func resetPeak() -> Bool {
+    public static func resetPeak() -> Bool {
         guard let fh = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
         defer { try? fh.close() }
         fh.write(Data("5".utf8))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Harness
+import Models
 import Store
 
 struct BenchCommand: ParsableCommand {
@@ -12,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             its ratio to a baseline taken in the same run. Results are recorded in the results store \
             (a run with its benchmarks) unless --no-record is given.
             """,
-        subcommands: [Gemm.self, EngineBench.self, Decode.self, Loader.self])
+        subcommands: [Gemm.self, EngineBench.self, Decode.self, Loader.self, ModelBench.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -212,6 +213,76 @@ struct Loader: ParsableCommand {
             print("{\"clips\": \(r.clips), \"workers\": \(r.workers), \"cold_clips_per_second\": \(round2(r.coldClipsPerSecond)), \"cached_clips_per_second\": \(round2(r.cachedClipsPerSecond))}")
         } else {
             print(String(format: "%d clips of 16x112x112, %d workers: %.1f clips/s decoding, %.1f clips/s from the frame cache", r.clips, r.workers, r.coldClipsPerSecond, r.cachedClipsPerSecond))
+        }
+    }
+}
+
+struct ModelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "A model's seconds per clip, clips per second, achieved GFLOP/s and peak memory.",
+        discussion: """
+            Inference (nothing recorded for gradients) or, with --train, one training step \
+            (forward, cross-entropy, backward). Median over repeats for at least --seconds. \
+            Recorded in the results store's performance table unless --no-record.
+            """)
+
+    @Argument(help: "Model name (see `vipbench model list`).")
+    var name: String
+
+    @Option(help: ArgumentHelp("Input as CxTxHxW (default: the model's paper input).", valueName: "CxTxHxW"))
+    var input: String?
+
+    @Option(help: "Batch size.")
+    var batch: Int = 1
+
+    @Option(help: "Threads for OpenBLAS and the engine's loops.")
+    var threads: Int = 2
+
+    @Flag(help: "Time a training step instead of inference.")
+    var train = false
+
+    @Option(help: "Channel-width multiplier.")
+    var width: Double = 1
+
+    @Option(help: "Minimum seconds of repeats.")
+    var seconds: Double = 2
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @Flag(help: "Do not record the figures in the results store.")
+    var noRecord = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        guard let entry = ModelZoo.entry(name) else { throw ValidationError("unknown model '\(name)'") }
+        var shape = entry.defaultInput
+        if let input {
+            let p = input.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard p.count == 4, p.allSatisfy({ $0 > 0 }) else { throw ValidationError("--input '\(input)' is not CxTxHxW") }
+            shape = p
+        }
+        guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
+        let measure = { try ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width, minimumSeconds: seconds) }
+        let r: ModelBenchmark.Result
+        if noRecord {
+            r = try measure()
+        } else {
+            let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
+            r = try withRun(store: db, configuration: "bench:model:\(name)", profile: width == 1 ? "full" : "width-\(width)") { run in
+                let r = try measure()
+                try db.record(performance: [ModelBenchmark.record(r)], run: run)
+                return r
+            }
+        }
+        let peak = r.peakResidentBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
+        if json {
+            print("{\"model\": \(jsonString(r.model)), \"input\": \(jsonString(shape.map(String.init).joined(separator: "x"))), \"batch\": \(r.batch), \"threads\": \(r.threads), \"mode\": \(jsonString(r.mode)), \"seconds_per_clip\": \(r.secondsPerClip), \"clips_per_second\": \(r.clipsPerSecond), \"gmacs_per_view\": \(r.gmacsPerView), \"achieved_gflops\": \(round2(r.achievedGflops)), \"peak_rss_bytes\": \(r.peakResidentBytes.map(String.init) ?? "null"), \"repeats\": \(r.repeats)}")
+        } else {
+            print(String(format: "%@ %@ %@, batch %d, %d threads: %.3f s per clip (%.2f clips/s), %.1f GFLOP/s achieved, peak resident memory %@ (%d repeats)",
+                         r.model, shape.map(String.init).joined(separator: "x"), r.mode, r.batch, r.threads, r.secondsPerClip, r.clipsPerSecond, r.achievedGflops, peak, r.repeats))
         }
     }
 }

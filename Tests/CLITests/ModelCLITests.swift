@@ -44,4 +44,18 @@ final class ModelCLITests: XCTestCase {
         let seeded = try CLI.run(["model", "forward", "r3d18", "--width", "0.125", "--seed", "3", "--input", dir + "/x.npy", "--classes", "4"])
         XCTAssertEqual(seeded.stdout, loaded.stdout)
     }
+
+    func testBenchModelRecordsPerformance() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/p.sqlite"
+        let r = try CLI.run(["bench", "model", "r3d18", "--input", "3x4x32x32", "--width", "0.125", "--seconds", "0.1",
+                             "--train", "--batch", "2", "--json", "--db", db])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(o["mode"] as? String, "train-step")
+        XCTAssertGreaterThan(o["clips_per_second"] as? Double ?? 0, 0)
+        let perf = try CLI.run(["results", "--performance", "--db", db, "--format", "csv"])
+        XCTAssertTrue(perf.stdout.contains("r3d18,train-step,3x4x32x32,2,"), perf.stdout)
+    }
 }

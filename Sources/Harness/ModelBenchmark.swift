@@ -1,0 +1,74 @@
+import Engine
+import Foundation
+import Models
+import Store
+
+/// Speed and memory of a whole model: inference (no gradients recorded) or one training step
+/// (forward, cross-entropy, backward), at a batch size and thread count.
+public enum ModelBenchmark {
+    public struct Result: Codable, Sendable {
+        public var model: String
+        public var input: [Int]
+        public var batch: Int
+        public var threads: Int
+        public var mode: String
+        public var secondsPerClip: Double
+        public var clipsPerSecond: Double
+        public var gmacsPerView: Double
+        public var parameters: Int
+        /// Achieved GFLOP/s = 2 x MACs (x3 for a training step: forward + two backward products) / time.
+        public var achievedGflops: Double
+        public var peakResidentBytes: Int?
+        public var repeats: Int
+    }
+
+    public static func run(model name: String, input: [Int], batch: Int = 1, threads: Int = 2, train: Bool = false,
+                           classes: Int = 400, width: Double = 1, minimumSeconds: Double = 2) throws -> Result {
+        guard let model = { () -> (any ShapeTraceable)? in
+            var g = SeededGenerator(seed: 0)
+            return ModelZoo.make(name, inputChannels: input[0], classes: classes, width: width, generator: &g)
+        }(), let layer = model as? any Layer else {
+            throw HarnessError.invalid("unknown model '\(name)'")
+        }
+        let cost = ModelZoo.cost(model, input: input)
+        var g = SeededGenerator(seed: 1)
+        let x = Tensor(randomNormal: [batch] + input, generator: &g)
+        let labels = (0..<batch).map { $0 % classes }
+        let savedBLAS = BLAS.threads, savedParallel = Parallel.threads
+        BLAS.threads = threads; Parallel.threads = threads
+        defer { BLAS.threads = savedBLAS; Parallel.threads = savedParallel }
+        if train { model.train() } else { model.eval() }
+        let step = {
+            if train {
+                model.zeroGrad()
+                let loss = layer(x).crossEntropy(labels: labels)
+                loss.backward()
+                loss.releaseGraph()
+            } else {
+                _ = Autograd.withoutGradients { layer(x) }
+            }
+        }
+        step()  // warm-up (first-touch allocations)
+        let canReset = EngineBenchmark.resetPeak()
+        var times: [Double] = []
+        let start = Timing.now()
+        repeat {
+            let t0 = Timing.now()
+            step()
+            times.append(Timing.now() - t0)
+        } while Timing.now() - start < minimumSeconds && times.count < 50
+        let median = Timing.median(times)
+        let flops = 2 * Double(cost.macs) * Double(batch) * (train ? 3 : 1)
+        return Result(model: name, input: input, batch: batch, threads: threads, mode: train ? "train-step" : "inference",
+                      secondsPerClip: median / Double(batch), clipsPerSecond: Double(batch) / median,
+                      gmacsPerView: Double(cost.macs) / 1e9, parameters: cost.parameters,
+                      achievedGflops: flops / median / 1e9, peakResidentBytes: canReset ? Timing.peakResidentBytes() : nil,
+                      repeats: times.count)
+    }
+
+    public static func record(_ r: Result) -> PerformanceRecord {
+        PerformanceRecord(model: r.model, mode: r.mode, inputShape: r.input.map(String.init).joined(separator: "x"), batch: r.batch,
+                          gmacsPerView: r.gmacsPerView, parameters: r.parameters, clipsPerSecond: r.clipsPerSecond,
+                          latencySeconds: r.secondsPerClip * Double(r.batch), peakRSSBytes: r.peakResidentBytes, threads: r.threads)
+    }
+}
