@@ -13,6 +13,7 @@ public enum ModelZoo {
         Entry(name: "r3d18-tclr", reference: "TCLR's R3D-18 (DAVEISHAN/TCLR): stage 4 unstrided in time, dilation 2", defaultInput: [3, 16, 112, 112]),
         Entry(name: "r3d50", reference: "torchvision-style VideoResNet with Bottleneck [3,4,6,3], no max-pool", defaultInput: [3, 16, 224, 224]),
         Entry(name: "r3d50-hara", reference: "Hara et al. 3D-ResNets-PyTorch resnet50: 7x7x7 stem + max-pool", defaultInput: [3, 16, 224, 224]),
+        Entry(name: "i3d", reference: "I3D, Inception-v1 inflated, TF SAME padding (deepmind/kinetics-i3d; names of pytorch_i3d)", defaultInput: [3, 16, 224, 224]),
     ]
 
     public static func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
@@ -25,6 +26,7 @@ public enum ModelZoo {
         case "r3d18-tclr": return VideoResNet(inputChannels: inputChannels, classes: classes, width: width, tclr: true, generator: &generator)
         case "r3d50": return VideoResNet(inputChannels: inputChannels, classes: classes, block: .bottleneck, blocks: [3, 4, 6, 3], width: width, generator: &generator)
         case "r3d50-hara": return HaraResNet(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
+        case "i3d": return I3D(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
         default: return nil
         }
     }

@@ -22,12 +22,27 @@ final class CountTests: XCTestCase {
             ("r3d18-tclr", [2, 16, 112, 112], 42.665, 33_362_000, 1000),
             ("r3d50", [3, 16, 224, 224], 218.688, 46_981_000, 1000),
             ("r3d50-hara", [3, 16, 224, 224], 39.846, 47_019_000, 1000),
+            ("i3d", [3, 16, 224, 224], 27.788, 12_697_000, 1000),
+            ("i3d", [2, 16, 224, 224], 25.585, 12_675_000, 1000),
+            ("i3d", [3, 64, 224, 224], 111.153, 12_697_000, 1000),
         ]
         for (name, input, gmacs, params, rounding) in rows {
             let c = try cost(name, input)
             XCTAssertEqual(c.gmacs, gmacs, accuracy: gmacs * 0.0005, "\(name) \(input) GMACs")
             XCTAssertEqual((c.params + rounding / 2) / rounding * rounding, params, "\(name) \(input) parameters")
         }
+    }
+
+    func testI3DRunsForwardWhereTheTraceSays() throws {
+        var g = SeededGenerator(seed: 0)
+        let m = I3D(classes: 5, width: 0.0625, generator: &g)
+        m.eval()
+        let x = Tensor(randomNormal: [1, 3, 8, 64, 64], generator: &g)
+        let y = Autograd.withoutGradients { m(x) }
+        XCTAssertEqual(y.shape, [1, 5])
+        XCTAssertEqual(ModelZoo.cost(m, input: [3, 8, 64, 64]).entries.last?.outputShape.prefix(2).map { $0 }, [1, 5])
+        XCTAssertTrue(m.stateDict().map(\.0).contains("Mixed_4f.b2b.conv3d.weight"))
+        XCTAssertTrue(m.stateDict().map(\.0).contains("logits.conv3d.bias"))
     }
 
     func testTCLRStageFourKeepsTime() {
