@@ -258,12 +258,7 @@ struct ModelBench: ParsableCommand {
 
     func run() throws {
         guard let entry = ModelZoo.entry(name) else { throw ValidationError("unknown model '\(name)'") }
-        var shape = entry.defaultInput
-        if let input {
-            let p = input.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard p.count == 4, p.allSatisfy({ $0 > 0 }) else { throw ValidationError("--input '\(input)' is not CxTxHxW") }
-            shape = p
-        }
+        let shape = try clipShape(input, default: entry.defaultInput)
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
         let measure = { try ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width, minimumSeconds: seconds) }
         let r: ModelBenchmark.Result

@@ -4,6 +4,14 @@ import Foundation
 import Models
 import Safetensors
 
+/// Parses `--input CxTxHxW`, or gives the model's default input.
+func clipShape(_ text: String?, default shape: [Int]) throws -> [Int] {
+    guard let text else { return shape }
+    let p = text.lowercased().split(separator: "x").map { Int($0) }
+    guard p.count == 4, p.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--input '\(text)' is not CxTxHxW") }
+    return p.map { $0! }
+}
+
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
@@ -129,12 +137,7 @@ struct ModelCommand: ParsableCommand {
             guard let entry = ModelZoo.entry(name) else {
                 throw ValidationError("unknown model '\(name)'; known: \(ModelZoo.entries.map(\.name).joined(separator: ", "))")
             }
-            var shape = entry.defaultInput
-            if let input {
-                let p = input.lowercased().split(separator: "x").compactMap { Int($0) }
-                guard p.count == 4, p.allSatisfy({ $0 > 0 }) else { throw ValidationError("--input '\(input)' is not CxTxHxW") }
-                shape = p
-            }
+            let shape = try clipShape(input, default: entry.defaultInput)
             guard width > 0 else { throw ValidationError("--width must be positive") }
             var g = SeededGenerator(seed: 0)
             let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width, generator: &g)!
