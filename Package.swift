@@ -8,6 +8,7 @@
 //   CFFmpeg <- Media   (FFmpeg decode/encode) <- Data (datasets, samplers, transforms, loader, synthetic set)
 //   CSQLite <- Store   (the versioned SQLite results store)
 //   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
+//   CSV <- Annotations (the challenge's clsIdx.csv, label CSVs, corrupt list) <- Evaluation, Data
 //   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
 //   Engine, Media, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
 import PackageDescription
@@ -37,12 +38,13 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
-        .target(name: "Data", dependencies: ["Media", "Engine", "CSV"], swiftSettings: swiftSettings),
+        .target(name: "Data", dependencies: ["Media", "Engine", "CSV", "Annotations"], swiftSettings: swiftSettings),
         .target(name: "CSV"),
         .target(name: "Store", dependencies: ["CSQLite"]),
         .target(name: "Plot"),
         .target(name: "Safetensors"),
-        .target(name: "Evaluation", dependencies: ["CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
+        .target(name: "Annotations", dependencies: ["CSV"]),
+        .target(name: "Evaluation", dependencies: ["Annotations", "CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
             "Harness", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors",

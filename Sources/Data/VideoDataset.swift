@@ -1,3 +1,4 @@
+import Annotations
 import CSV
 import Foundation
 
@@ -38,19 +39,8 @@ public struct VideoDataset: Sendable {
         guard fm.fileExists(atPath: ann + "/clsIdx.csv") else {
             throw CSVError(source: root, line: nil, message: "has no annotations/clsIdx.csv (not in the challenge's layout)")
         }
-        let cls = try CSVTable(contentsOf: ann + "/clsIdx.csv")
-        try cls.requireRectangular()
-        let (lc, ic) = (try cls.column("label"), try cls.column("idx"))
-        var byIndex: [Int: String] = [:]
-        for r in cls.records {
-            guard let i = Int(r.fields[ic]), i >= 1 else {
-                throw CSVError(source: cls.source, line: r.line, message: "idx '\(r.fields[ic])' is not a positive integer")
-            }
-            byIndex[i] = r.fields[lc]
-        }
-        let classes = (1...max(byIndex.count, 1)).compactMap { byIndex[$0] }
-        guard classes.count == byIndex.count else { throw CSVError(source: cls.source, line: nil, message: "indices are not 1..\(byIndex.count)") }
-        let lookup = Dictionary(classes.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let classIndex = try ClassIndex(contentsOf: ann + "/clsIdx.csv")
+        let classes = classIndex.names
         let files = try fm.contentsOfDirectory(atPath: ann).filter { $0.hasSuffix(".csv") && $0 != "clsIdx.csv" }.sorted()
         var items: [Item] = []
         var testLabels: [String: Int] = [:]
@@ -65,7 +55,7 @@ public struct VideoDataset: Sendable {
                 let id = r.fields[idc]
                 var label: Int?
                 if let labelc {
-                    guard let l = lookup[r.fields[labelc]] else {
+                    guard let l = classIndex.index(of: r.fields[labelc]).map({ $0 - 1 }) else {
                         throw CSVError(source: t.source, line: r.line, message: "class '\(r.fields[labelc])' is not in clsIdx.csv")
                     }
                     label = l
@@ -78,11 +68,7 @@ public struct VideoDataset: Sendable {
         for i in items.indices where items[i].label == nil { items[i].label = testLabels[items[i].id] }
         var corrupt = Set<String>()
         for file in try fm.contentsOfDirectory(atPath: ann) where file.hasSuffix("corrupted_videos.txt") {
-            let text = (try? String(contentsOfFile: ann + "/" + file, encoding: .utf8)) ?? ""
-            for line in text.split(whereSeparator: \.isNewline) {
-                let name = (line.trimmingCharacters(in: .whitespaces) as NSString).lastPathComponent
-                if let id = name.split(separator: ".").first { corrupt.insert(String(id)) }
-            }
+            corrupt.formUnion(try readCorruptVideoList(ann + "/" + file))
         }
         var dataset = VideoDataset(root: root, classes: classes, items: items)
         dataset.knownCorrupt = corrupt

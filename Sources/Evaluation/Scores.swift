@@ -1,3 +1,4 @@
+@_exported import Annotations
 import Foundation
 import Safetensors
 

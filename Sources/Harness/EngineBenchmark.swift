@@ -52,14 +52,6 @@ public enum EngineBenchmark {
         public var r3d18InferencePeakIncreaseBytes: Int?
     }
 
-    /// Resets the process's peak-RSS counter (Linux: "5" into /proc/self/clear_refs).
-    public static func resetPeak() -> Bool {
-        guard let fh = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
-        defer { try? fh.close() }
-        fh.write(Data("5".utf8))
-        return true
-    }
-
     public static func run(minimumSeconds: Double = 0.5, includeR3D: Bool = true, progress: (Line) -> Void = { _ in }) -> Report {
         let threads = BLAS.threads
         var lines: [Line] = []
@@ -72,7 +64,7 @@ public enum EngineBenchmark {
             model.eval()
             var x: Tensor? = Tensor(randomNormal: [1, 3, 16, 112, 112], generator: &g)
             let before = Timing.residentBytes()
-            let canReset = resetPeak()
+            let canReset = Timing.resetPeak()
             let t0 = Timing.now()
             _ = Autograd.withoutGradients { model(x!) }
             r3dSeconds = Timing.now() - t0

@@ -49,7 +49,7 @@ public enum ModelBenchmark {
             }
         }
         step()  // warm-up (first-touch allocations)
-        let canReset = EngineBenchmark.resetPeak()
+        let canReset = Timing.resetPeak()
         var times: [Double] = []
         let start = Timing.now()
         repeat {

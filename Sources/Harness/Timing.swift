@@ -36,6 +36,15 @@ public enum Timing {
     /// The process's peak resident set size in bytes (VmHWM), or nil where /proc is absent.
     public static func peakResidentBytes() -> Int? { status("VmHWM:") }
 
+    /// Resets the peak counter that `peakResidentBytes` reads (Linux: "5" into /proc/self/clear_refs),
+    /// so a measurement's peak is its own. False where that is not possible.
+    public static func resetPeak() -> Bool {
+        guard let fh = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? fh.close() }
+        fh.write(Data("5".utf8))
+        return true
+    }
+
     /// The process's current resident set size in bytes (VmRSS).
     public static func residentBytes() -> Int? { status("VmRSS:") }
 

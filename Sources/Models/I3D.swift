@@ -26,6 +26,8 @@ public final class I3D: Module, Layer, ShapeTraceable {
     public let Mixed_5b: InceptionModule, Mixed_5c: InceptionModule
     public let logits: Unit3D
     public let dropout: Float
+    /// Draws the dropout masks: one generator for the module's life, so each step gets a new mask.
+    private var dropoutGenerator: SeededGenerator
 
     public init(inputChannels: Int = 3, classes: Int = 400, width: Double = 1, dropout: Float = 0.5,
                 generator g: inout SeededGenerator) {
@@ -45,6 +47,7 @@ public final class I3D: Module, Layer, ShapeTraceable {
         Mixed_5c = mixed(Mixed_5b.outChannels, [384, 192, 384, 48, 128, 128])
         logits = Unit3D(Mixed_5c.outChannels, classes, kernel: [1, 1, 1], batchNorm: false, activation: false, bias: true, generator: &g)
         self.dropout = dropout
+        dropoutGenerator = g.derived("I3D dropout")
     }
 
     /// The max-pools between stages (TF SAME padding).
@@ -77,8 +80,7 @@ public final class I3D: Module, Layer, ShapeTraceable {
             }
         }
         let pooled = h.avgPool3d(kernel: [min(2, h.shape[2]), min(7, h.shape[3]), min(7, h.shape[4])], stride: [1, 1, 1])
-        var generator = SeededGenerator(seed: 0)
-        let dropped = pooled.dropout(dropout, training: training, generator: &generator)
+        let dropped = pooled.dropout(dropout, training: training, generator: &dropoutGenerator)
         return logits(dropped).mean(axes: [2, 3, 4])
     }
 

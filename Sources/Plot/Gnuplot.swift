@@ -50,11 +50,13 @@ public enum Gnuplot {
     public struct Figure: Sendable {
         public var name: String
         public var dataFiles: [String: String]
+        /// Binary data (for example raw RGB pixels plotted `with rgbimage`).
+        public var binaryFiles: [String: [UInt8]]
         public var script: String
         public var outputs: [String]
 
-        public init(name: String, dataFiles: [String: String], script: String, outputs: [String]) {
-            self.name = name; self.dataFiles = dataFiles; self.script = script; self.outputs = outputs
+        public init(name: String, dataFiles: [String: String], binaryFiles: [String: [UInt8]] = [:], script: String, outputs: [String]) {
+            self.name = name; self.dataFiles = dataFiles; self.binaryFiles = binaryFiles; self.script = script; self.outputs = outputs
         }
     }
 
@@ -69,6 +71,11 @@ public enum Gnuplot {
         for (file, contents) in figure.dataFiles.sorted(by: { $0.key < $1.key }) {
             let p = (directory as NSString).appendingPathComponent(file)
             try contents.write(toFile: p, atomically: true, encoding: .utf8)
+            written.append(p)
+        }
+        for (file, bytes) in figure.binaryFiles.sorted(by: { $0.key < $1.key }) {
+            let p = (directory as NSString).appendingPathComponent(file)
+            try Data(bytes).write(to: URL(fileURLWithPath: p), options: .atomic)
             written.append(p)
         }
         let scriptName = figure.name + ".gp"

@@ -81,10 +81,6 @@ struct DatasetCommand: ParsableCommand {
             }
             let outDir = (png as NSString).deletingLastPathComponent.isEmpty ? "." : (png as NSString).deletingLastPathComponent
             let name = ((png as NSString).lastPathComponent as NSString).deletingPathExtension
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: "\(outDir)/\(name).rgb", contents: Data(sheet)) else {
-                throw ValidationError("cannot write \(outDir)/\(name).rgb")
-            }
             let labelLines = labels.enumerated().map { i, l in
                 "set label \(i + 1) \(Plot.Gnuplot.quoted(l)) at \(-8), \(H - (gap + i * (cell + gap) + cell / 2)) right font \",10\""
             }.joined(separator: "\n")
@@ -108,13 +104,8 @@ struct DatasetCommand: ParsableCommand {
                 unset output
 
                 """
-            try script.write(toFile: "\(outDir)/\(name).gp", atomically: true, encoding: .utf8)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: try Plot.Gnuplot.locate())
-            p.arguments = ["\(name).gp"]
-            p.currentDirectoryURL = URL(fileURLWithPath: outDir)
-            try p.run(); p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw ValidationError("gnuplot failed on \(outDir)/\(name).gp") }
+            try Plot.Gnuplot.render(Plot.Gnuplot.Figure(name: name, dataFiles: [:], binaryFiles: ["\(name).rgb": sheet],
+                                                        script: script, outputs: ["\(name).png"]), into: outDir)
             note("wrote \(png) (\(rows) clips x \(cols) crops of \(item.id), \(frames.frames.count) frames)")
         }
     }

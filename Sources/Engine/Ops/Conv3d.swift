@@ -244,15 +244,36 @@ struct ConvPlan {
         }
     }
 
-    func withWorkspace(_ body: (UnsafeMutablePointer<Float>) -> Void) {
-        let count = kc * rowsPerChunk * output[2]
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    /// One chunk of output rows of one sample and group, with the workspace for its columns.
+    struct Chunk {
+        let col: UnsafeMutablePointer<Float>
+        /// Offsets of the sample-and-group slices: input, output (at the chunk's first row), weight.
+        let input: Int, output: Int, weight: Int
+        let rows: Range<Int>
+        /// Output positions in the chunk (its columns).
+        let width: Int
+    }
+
+    /// Visits every chunk of every sample and group, in order, with one workspace (bounded by
+    /// `convolutionWorkspaceBytes`) shared by all.
+    func forEachChunk(batch: Int, _ body: (Chunk) -> Void) {
+        let Wo = output[2]
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(kc * rowsPerChunk * Wo, 1))
         defer { buffer.deallocate() }
-        body(buffer)
+        for i in 0..<batch { for g in 0..<groups {
+            var r0 = 0
+            while r0 < outputRows {
+                let r1 = min(outputRows, r0 + rowsPerChunk)
+                body(Chunk(col: buffer, input: (i * channels + g * cg) * inputVolume,
+                           output: (i * outputs + g * og) * positions + r0 * Wo, weight: g * og * kc,
+                           rows: r0..<r1, width: (r1 - r0) * Wo))
+                r0 = r1
+            }
+        } }
     }
 
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int) {
-        let P = positions, Wo = output[2]
+        let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
                 BLAS.sgemm(m: og, n: P, k: cg, a: w + g * og * kc, b: x + (i * channels + g * cg) * inputVolume,
@@ -260,24 +281,14 @@ struct ConvPlan {
             } }
             return
         }
-        withWorkspace { col in
-            for i in 0..<batch { for g in 0..<groups {
-                let xg = x + (i * channels + g * cg) * inputVolume
-                var r0 = 0
-                while r0 < outputRows {
-                    let r1 = min(outputRows, r0 + rowsPerChunk)
-                    vol2col(xg, col, rows: r0, r1)
-                    let width = (r1 - r0) * Wo
-                    BLAS.sgemm(m: og, n: width, k: kc, a: w + g * og * kc, b: col, ldb: width,
-                               c: y + (i * outputs + g * og) * P + r0 * Wo, ldc: P)
-                    r0 = r1
-                }
-            } }
+        forEachChunk(batch: batch) { c in
+            vol2col(x + c.input, c.col, rows: c.rows.lowerBound, c.rows.upperBound)
+            BLAS.sgemm(m: og, n: c.width, k: kc, a: w + c.weight, b: c.col, ldb: c.width, c: y + c.output, ldc: P)
         }
     }
 
     func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, batch: Int) {
-        let P = positions, Wo = output[2]
+        let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
                 BLAS.sgemm(transA: true, m: cg, n: P, k: og, a: w + g * og * kc, lda: kc,
@@ -285,23 +296,15 @@ struct ConvPlan {
             } }
             return
         }
-        withWorkspace { col in
-            for i in 0..<batch { for g in 0..<groups {
-                var r0 = 0
-                while r0 < outputRows {
-                    let r1 = min(outputRows, r0 + rowsPerChunk)
-                    let width = (r1 - r0) * Wo
-                    BLAS.sgemm(transA: true, m: kc, n: width, k: og, a: w + g * og * kc, lda: kc,
-                               b: gy + (i * outputs + g * og) * P + r0 * Wo, ldb: P, c: col, ldc: width)
-                    col2vol(col, gx + (i * channels + g * cg) * inputVolume, rows: r0, r1)
-                    r0 = r1
-                }
-            } }
+        forEachChunk(batch: batch) { c in
+            BLAS.sgemm(transA: true, m: kc, n: c.width, k: og, a: w + c.weight, lda: kc,
+                       b: gy + c.output, ldb: P, c: c.col, ldc: c.width)
+            col2vol(c.col, gx + c.input, rows: c.rows.lowerBound, c.rows.upperBound)
         }
     }
 
     func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, batch: Int) {
-        let P = positions, Wo = output[2]
+        let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
                 BLAS.sgemm(transB: true, m: og, n: cg, k: P, a: gy + (i * outputs + g * og) * P,
@@ -309,19 +312,10 @@ struct ConvPlan {
             } }
             return
         }
-        withWorkspace { col in
-            for i in 0..<batch { for g in 0..<groups {
-                let xg = x + (i * channels + g * cg) * inputVolume
-                var r0 = 0
-                while r0 < outputRows {
-                    let r1 = min(outputRows, r0 + rowsPerChunk)
-                    vol2col(xg, col, rows: r0, r1)
-                    let width = (r1 - r0) * Wo
-                    BLAS.sgemm(transB: true, m: og, n: kc, k: width, a: gy + (i * outputs + g * og) * P + r0 * Wo, lda: P,
-                               b: col, ldb: width, beta: 1, c: gw + g * og * kc, ldc: kc)
-                    r0 = r1
-                }
-            } }
+        forEachChunk(batch: batch) { c in
+            vol2col(x + c.input, c.col, rows: c.rows.lowerBound, c.rows.upperBound)
+            BLAS.sgemm(transB: true, m: og, n: kc, k: c.width, a: gy + c.output, lda: P,
+                       b: c.col, ldb: c.width, beta: 1, c: gw + c.weight, ldc: kc)
         }
     }
 }

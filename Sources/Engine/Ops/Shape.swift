@@ -10,9 +10,7 @@ extension Tensor {
             s[i] = count / known
         }
         precondition(s.reduce(1, *) == count, "cannot reshape \(shape) (\(count) values) to \(newShape)")
-        let original = shape
         return Autograd.record(Tensor(shape: s, data: data), inputs: [self]) { [unowned self] r in
-            _ = original
             self.accumulateGrad(r.grad!)
         }
     }

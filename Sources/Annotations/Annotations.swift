@@ -1,6 +1,8 @@
 import CSV
 import Foundation
 
+// The challenge's annotation files, shared by Evaluation (scoring) and Data (dataset reading).
+
 /// `clsIdx.csv`: `label,idx` with idx 1..K, each once. Class k (1-based) is `names[k - 1]`.
 public struct ClassIndex: Sendable, Equatable {
     public let names: [String]
