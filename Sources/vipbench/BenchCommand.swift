@@ -54,9 +54,9 @@ struct BenchCommand: ParsableCommand {
                 GemmBenchmark.run(threads: threads, minimumSeconds: seconds) { r in
                     if json {
                         print("{\"name\": \(jsonString(r.name)), \"m\": \(r.m), \"n\": \(r.n), \"k\": \(r.k), "
-                              + "\"threads\": \(r.threads), \"gflops\": \(round2(r.gflops)), "
+                              + "\"threads\": \(r.threads), \"gflops\": \(fixed2(r.gflops)), "
                               + "\"median_s\": \(r.medianSeconds), \"repeats\": \(r.repeats), "
-                              + "\"ratio_to_baseline\": \(round2(r.ratioToBaseline * 100) / 100), "
+                              + "\"ratio_to_baseline\": \(fixed(r.ratioToBaseline, 4)), "
                               + "\"baseline\": \(jsonString(r.baseline))}")
                     } else {
                         print(r.name.padding(toLength: 33, withPad: " ", startingAt: 0)
@@ -77,7 +77,10 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
+/// A number for JSON with `digits` decimals (formatting the text avoids binary noise such as
+/// 0.6859000000000001).
+func fixed(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "null" }
+func fixed2(_ x: Double) -> String { fixed(x, 2) }
 
 struct EngineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -107,7 +110,7 @@ struct EngineBench: ParsableCommand {
         let measure = {
             EngineBenchmark.run(minimumSeconds: seconds) { l in
                 if json {
-                    print("{\"name\": \(jsonString(l.name)), \"gflops\": \(round2(l.gflops)), \"ratio_to_gemm\": \(round2(l.ratioToGemm * 100) / 100), \"median_s\": \(l.medianSeconds), \"threads\": \(l.threads)}")
+                    print("{\"name\": \(jsonString(l.name)), \"gflops\": \(fixed2(l.gflops)), \"ratio_to_gemm\": \(fixed(l.ratioToGemm, 4)), \"median_s\": \(l.medianSeconds), \"threads\": \(l.threads)}")
                 } else {
                     print(l.name.padding(toLength: 58, withPad: " ", startingAt: 0)
                           + String(format: "%9.1f %14.3f %11.2f", l.gflops, l.ratioToGemm, l.medianSeconds * 1000))
@@ -127,8 +130,8 @@ struct EngineBench: ParsableCommand {
         }
         let peak = report.r3d18InferencePeakBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
         if json {
-            print("{\"name\": \"conv3d forward geometric mean\", \"ratio_to_gemm\": \(round2(report.forwardGeometricMeanRatio * 100) / 100)}")
-            print("{\"name\": \"conv3d backward geometric mean\", \"ratio_to_gemm\": \(round2(report.backwardGeometricMeanRatio * 100) / 100)}")
+            print("{\"name\": \"conv3d forward geometric mean\", \"ratio_to_gemm\": \(fixed(report.forwardGeometricMeanRatio, 4))}")
+            print("{\"name\": \"conv3d backward geometric mean\", \"ratio_to_gemm\": \(fixed(report.backwardGeometricMeanRatio, 4))}")
             print("{\"name\": \"r3d18 inference 3x16x112x112\", \"seconds_per_clip\": \(report.r3d18InferenceSecondsPerClip), \"peak_rss_bytes\": \(report.r3d18InferencePeakBytes.map(String.init) ?? "null")}")
         } else {
             print(String(format: "conv3d forward, geometric mean of ratios to gemm:  %.3f (target >= 0.7)", report.forwardGeometricMeanRatio))
@@ -170,7 +173,7 @@ struct Decode: ParsableCommand {
         let measure = {
             try DataBenchmarks.decode(files: list) { l in
                 if json {
-                    print("{\"file\": \(jsonString(l.file)), \"frames\": \(l.frames), \"vipbench_fps\": \(round2(l.vipbenchFPS)), \"ffmpeg_fps\": \(l.ffmpegFPS.map { "\(round2($0))" } ?? "null"), \"ratio\": \(l.ratio.map { "\(round2($0 * 100) / 100)" } ?? "null")}")
+                    print("{\"file\": \(jsonString(l.file)), \"frames\": \(l.frames), \"vipbench_fps\": \(fixed2(l.vipbenchFPS)), \"ffmpeg_fps\": \(l.ffmpegFPS.map { "\(fixed2($0))" } ?? "null"), \"ratio\": \(l.ratio.map { "\(fixed($0, 4))" } ?? "null")}")
                 } else {
                     print(String(format: "%@  %d frames %dx%d: vipbench %.0f fps, ffmpeg %@, ratio %@", (l.file as NSString).lastPathComponent, l.frames, l.width, l.height,
                                  l.vipbenchFPS, l.ffmpegFPS.map { String(format: "%.0f fps", $0) } ?? "missing", l.ratio.map { String(format: "%.2f", $0) } ?? "-"))
@@ -210,7 +213,7 @@ struct Loader: ParsableCommand {
         let dataset = try DatasetCommand.open(dir)
         let r = DataBenchmarks.loader(dataset: dataset, clips: clips, workers: workers)
         if json {
-            print("{\"clips\": \(r.clips), \"workers\": \(r.workers), \"cold_clips_per_second\": \(round2(r.coldClipsPerSecond)), \"cached_clips_per_second\": \(round2(r.cachedClipsPerSecond))}")
+            print("{\"clips\": \(r.clips), \"workers\": \(r.workers), \"cold_clips_per_second\": \(fixed2(r.coldClipsPerSecond)), \"cached_clips_per_second\": \(fixed2(r.cachedClipsPerSecond))}")
         } else {
             print(String(format: "%d clips of 16x112x112, %d workers: %.1f clips/s decoding, %.1f clips/s from the frame cache", r.clips, r.workers, r.coldClipsPerSecond, r.cachedClipsPerSecond))
         }
@@ -274,7 +277,7 @@ struct ModelBench: ParsableCommand {
         }
         let peak = r.peakResidentBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
         if json {
-            print("{\"model\": \(jsonString(r.model)), \"input\": \(jsonString(shape.map(String.init).joined(separator: "x"))), \"batch\": \(r.batch), \"threads\": \(r.threads), \"mode\": \(jsonString(r.mode)), \"seconds_per_clip\": \(r.secondsPerClip), \"clips_per_second\": \(r.clipsPerSecond), \"gmacs_per_view\": \(r.gmacsPerView), \"achieved_gflops\": \(round2(r.achievedGflops)), \"peak_rss_bytes\": \(r.peakResidentBytes.map(String.init) ?? "null"), \"repeats\": \(r.repeats)}")
+            print("{\"model\": \(jsonString(r.model)), \"input\": \(jsonString(shape.map(String.init).joined(separator: "x"))), \"batch\": \(r.batch), \"threads\": \(r.threads), \"mode\": \(jsonString(r.mode)), \"seconds_per_clip\": \(r.secondsPerClip), \"clips_per_second\": \(r.clipsPerSecond), \"gmacs_per_view\": \(r.gmacsPerView), \"achieved_gflops\": \(fixed2(r.achievedGflops)), \"peak_rss_bytes\": \(r.peakResidentBytes.map(String.init) ?? "null"), \"repeats\": \(r.repeats)}")
         } else {
             print(String(format: "%@ %@ %@, batch %d, %d threads: %.3f s per clip (%.2f clips/s), %.1f GFLOP/s achieved, peak resident memory %@ (%d repeats)",
                          r.model, shape.map(String.init).joined(separator: "x"), r.mode, r.batch, r.threads, r.secondsPerClip, r.clipsPerSecond, r.achievedGflops, peak, r.repeats))
