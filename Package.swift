@@ -53,7 +53,7 @@ let package = Package(
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Safetensors"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Media", "Engine"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),

@@ -26,7 +26,8 @@ public enum ModelBenchmark {
                            classes: Int = 400, width: Double = 1, minimumSeconds: Double = 2) throws -> Result {
         guard let model = { () -> (any ShapeTraceable)? in
             var g = SeededGenerator(seed: 0)
-            return ModelZoo.make(name, inputChannels: input[0], classes: classes, width: width, generator: &g)
+            return ModelZoo.make(name, inputChannels: input[0], classes: classes, width: width,
+                                 clip: Array(input.dropFirst()), generator: &g)
         }(), let layer = model as? any Layer else {
             throw HarnessError.invalid("unknown model '\(name)'")
         }

@@ -14,19 +14,22 @@ public enum ModelZoo {
         Entry(name: "r3d50", reference: "torchvision-style VideoResNet with Bottleneck [3,4,6,3], no max-pool", defaultInput: [3, 16, 224, 224]),
         Entry(name: "r3d50-hara", reference: "Hara et al. 3D-ResNets-PyTorch resnet50: 7x7x7 stem + max-pool", defaultInput: [3, 16, 224, 224]),
         Entry(name: "i3d", reference: "I3D, Inception-v1 inflated, TF SAME padding (deepmind/kinetics-i3d; names of pytorch_i3d)", defaultInput: [3, 16, 224, 224]),
+        Entry(name: "mvit-b", reference: "MViT-B 16x4, conv pooling (torchvision mvit_v1_b; SlowFast MVIT_B_16x4_CONV)", defaultInput: [3, 16, 224, 224]),
     ]
 
     public static func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
 
-    /// Builds a model; `width` scales channels (scaled profiles).
+    /// Builds a model; `width` scales channels (scaled profiles). `clip` (T x H x W) matters only
+    /// to MViT, whose position embeddings fit one clip size (default: the entry's input).
     public static func make(_ name: String, inputChannels: Int = 3, classes: Int = 400, width: Double = 1,
-                            generator: inout SeededGenerator) -> (any ShapeTraceable)? {
+                            clip: [Int]? = nil, generator: inout SeededGenerator) -> (any ShapeTraceable)? {
         switch name {
         case "r3d18": return VideoResNet(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
         case "r3d18-tclr": return VideoResNet(inputChannels: inputChannels, classes: classes, width: width, tclr: true, generator: &generator)
         case "r3d50": return VideoResNet(inputChannels: inputChannels, classes: classes, block: .bottleneck, blocks: [3, 4, 6, 3], width: width, generator: &generator)
         case "r3d50-hara": return HaraResNet(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
         case "i3d": return I3D(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
+        case "mvit-b": return MViT(inputChannels: inputChannels, classes: classes, width: width, clip: clip ?? [16, 224, 224], generator: &generator)
         default: return nil
         }
     }

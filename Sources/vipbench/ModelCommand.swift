@@ -20,7 +20,7 @@ struct ModelCommand: ParsableCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a model's seeded initial weights as safetensors (torchvision's names for r3d18 and r3d50).")
+            abstract: "Write a model's seeded initial weights as safetensors (torchvision's names for r3d18, r3d50 and mvit-b).")
 
         @Argument(help: "Model name.")
         var name: String
@@ -28,8 +28,8 @@ struct ModelCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The .safetensors file to write.", valueName: "file"))
         var out: String
 
-        @Option(name: .customLong("input-channels"), help: "3 for RGB, 2 for flow.")
-        var inputChannels: Int = 3
+        @Option(help: ArgumentHelp("Input as CxTxHxW: C is 3 for RGB, 2 for flow; T x H x W matters to mvit-b only (its position embeddings fit one clip size). Default: the model's paper input.", valueName: "CxTxHxW"))
+        var input: String?
 
         @Option(help: "Number of classes.")
         var classes: Int = 400
@@ -41,9 +41,11 @@ struct ModelCommand: ParsableCommand {
         var seed: UInt64 = 0
 
         func run() throws {
-            guard ModelZoo.entry(name) != nil else { throw ValidationError("unknown model '\(name)'") }
+            guard let entry = ModelZoo.entry(name) else { throw ValidationError("unknown model '\(name)'") }
+            let shape = try clipShape(input, default: entry.defaultInput)
             var g = SeededGenerator(seed: seed)
-            let model = ModelZoo.make(name, inputChannels: inputChannels, classes: classes, width: width, generator: &g)!
+            let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width,
+                                      clip: Array(shape.dropFirst()), generator: &g)!
             try Checkpoint.save(model, to: out, metadata: ["model": name, "seed": "\(seed)", "width": "\(width)"])
             note("wrote \(model.stateDict().count) tensors (\(model.parameterCount) parameters) to \(out)")
         }
@@ -52,7 +54,7 @@ struct ModelCommand: ParsableCommand {
     struct Forward: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run one batch through a model in evaluation mode: .npy in (N x C x T x H x W, float32), logits out.",
-            discussion: "Weights are safetensors named by the state_dict keys (torchvision's for r3d18 and r3d50); without --weights the seeded initialisation is used.")
+            discussion: "Weights are safetensors named by the state_dict keys (torchvision's for r3d18, r3d50 and mvit-b); without --weights the seeded initialisation is used.")
 
         @Argument(help: "Model name.")
         var name: String
@@ -80,7 +82,8 @@ struct ModelCommand: ParsableCommand {
             let (shape, values) = try NPY.read(input)
             guard shape.count == 5 else { throw ValidationError("\(input): shape \(shape) is not N x C x T x H x W") }
             var g = SeededGenerator(seed: seed)
-            let model = ModelZoo.make(name, inputChannels: shape[1], classes: classes, width: width, generator: &g)!
+            let model = ModelZoo.make(name, inputChannels: shape[1], classes: classes, width: width,
+                                      clip: Array(shape.dropFirst(2)), generator: &g)!
             if let weights { try Checkpoint.load(model, from: weights) }
             model.eval()
             guard let layer = model as? any Layer else { throw ValidationError("\(name) cannot run forward") }
@@ -140,7 +143,8 @@ struct ModelCommand: ParsableCommand {
             let shape = try clipShape(input, default: entry.defaultInput)
             guard width > 0 else { throw ValidationError("--width must be positive") }
             var g = SeededGenerator(seed: 0)
-            let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width, generator: &g)!
+            let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width,
+                                      clip: Array(shape.dropFirst()), generator: &g)!
             let t = ModelZoo.cost(model, input: shape)
             let gmacs = Double(t.macs) / 1e9
             if json {

@@ -7,14 +7,14 @@ import XCTest
 final class CountTests: XCTestCase {
     func cost(_ name: String, _ input: [Int]) throws -> (gmacs: Double, params: Int) {
         var g = SeededGenerator(seed: 0)
-        let model = try XCTUnwrap(ModelZoo.make(name, inputChannels: input[0], generator: &g))
+        let model = try XCTUnwrap(ModelZoo.make(name, inputChannels: input[0], clip: Array(input.dropFirst()), generator: &g))
         let t = ModelZoo.cost(model, input: input)
         XCTAssertEqual(t.parameters, model.parameterCount, "\(name): traced parameters vs the module's own")
         return (Double(t.macs) / 1e9, t.parameters)
     }
 
-    /// GMACs within 0.05 % and parameters exact (or to the stated rounding) for every ResNet row.
-    func testResNetRowsOfModelsMd() throws {
+    /// GMACs within 0.05 % and parameters exact (or to the stated rounding) for every row.
+    func testEveryRowOfModelsMd() throws {
         let rows: [(String, [Int], Double, Int, Int)] = [
             ("r3d18", [3, 16, 112, 112], 40.697, 33_371_472, 1),
             ("r3d18", [2, 16, 112, 112], 40.224, 33_362_000, 1000),
@@ -25,6 +25,7 @@ final class CountTests: XCTestCase {
             ("i3d", [3, 16, 224, 224], 27.788, 12_697_000, 1000),
             ("i3d", [2, 16, 224, 224], 25.585, 12_675_000, 1000),
             ("i3d", [3, 64, 224, 224], 111.153, 12_697_000, 1000),
+            ("mvit-b", [3, 16, 224, 224], 70.599, 36_610_672, 1),
         ]
         for (name, input, gmacs, params, rounding) in rows {
             let c = try cost(name, input)
@@ -62,7 +63,7 @@ final class CountTests: XCTestCase {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().path + "/shared/reference/state-dict-keys"
         guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("no shared/reference") }
-        for (file, name) in [("r3d_18.tsv", "r3d18"), ("r3d50-torchvision-style.tsv", "r3d50")] {
+        for (file, name) in [("r3d_18.tsv", "r3d18"), ("r3d50-torchvision-style.tsv", "r3d50"), ("mvit_v1_b.tsv", "mvit-b")] {
             let lines = try String(contentsOfFile: "\(dir)/\(file)", encoding: .utf8).split(separator: "\n").dropFirst()
             let expected = lines.map { $0.split(separator: "\t").map(String.init) }
             var g = SeededGenerator(seed: 0)
@@ -87,5 +88,32 @@ final class CountTests: XCTestCase {
         let x = Tensor(randomNormal: [1, 3, 8, 32, 32], generator: &g)
         let y = Autograd.withoutGradients { m(x) }
         XCTAssertEqual(y.shape, ModelZoo.cost(m, input: [3, 8, 32, 32]).entries.last?.outputShape)
+    }
+
+    /// A scaled MViT: the traced token shapes are the ones a real forward pass makes, and one
+    /// training step reaches every parameter with a finite gradient.
+    func testScaledMViTTrainsAndTracesItsRealShapes() throws {
+        var g = SeededGenerator(seed: 0)
+        let m = MViT(classes: 4, width: 16.0 / 96, clip: [4, 32, 32], generator: &g)
+        XCTAssertEqual(m.blocks[15].norm1.weight.shape, [128], "d0 16 -> 128 channels in the last stage")
+        XCTAssertEqual(m.blocks[14].attn.heads, 8)
+        XCTAssertEqual(m.blocks[14].attn.headDim, 16)
+        let t = ModelZoo.cost(m, input: [3, 4, 32, 32])
+        XCTAssertEqual(t.entries.last?.outputShape, [1, 4])
+        XCTAssertEqual(t.entries.first { $0.name == "blocks.14.attn.project.0" }?.outputShape, [1, 1 + 2 * 1 * 1, 128])
+        XCTAssertEqual(t.parameters, m.parameterCount)
+        let x = Tensor(randomNormal: [2, 3, 4, 32, 32], generator: &g)
+        let loss = m(x).crossEntropy(labels: [1, 3])
+        loss.backward()
+        for (name, p) in m.namedParameters() {
+            let grad = try XCTUnwrap(p.grad, "\(name) got no gradient")
+            XCTAssertTrue(grad.allSatisfy(\.isFinite), name)
+        }
+        // Dropout and stochastic depth draw new masks each training step; evaluation repeats itself.
+        let s1 = Autograd.withoutGradients { m(x) }, s2 = Autograd.withoutGradients { m(x) }
+        XCTAssertNotEqual(s1.data, s2.data)
+        m.eval()
+        let a = Autograd.withoutGradients { m(x) }, b = Autograd.withoutGradients { m(x) }
+        XCTAssertEqual(a.data, b.data)
     }
 }

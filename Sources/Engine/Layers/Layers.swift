@@ -131,3 +131,22 @@ public final class GELU: Module, Layer {
     public override init() {}
     public func callAsFunction(_ x: Tensor) -> Tensor { x.gelu() }
 }
+
+/// Inverted dropout as a layer: no weights, but it holds its place in a `Sequential` so that the
+/// indices of the layers after it match PyTorch's (`mlp.3`, `head.1`). Owns its mask generator,
+/// so every training step draws a new mask.
+public final class Dropout: Module, Layer {
+    public let p: Float
+    private var generator: SeededGenerator
+
+    public init(_ p: Float, generator: SeededGenerator) {
+        self.p = p
+        self.generator = generator
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.dropout(p, training: training, generator: &generator) }
+}
+
+extension Dropout: ShapeTraceable {
+    public func trace(_ input: [Int], _ t: inout CostTrace, name: String) -> [Int] { input }
+}

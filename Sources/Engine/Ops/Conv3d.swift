@@ -70,7 +70,8 @@ extension Tensor {
     /// dilation and groups (groups == C is depthwise).
     ///
     /// Lowered to GEMM per sample and group: the input is unfolded (vol2col) in bounded chunks of
-    /// output rows and multiplied by the weight matrix with `cblas_sgemm`.
+    /// output rows and multiplied by the weight matrix with `cblas_sgemm`. Depthwise convolutions
+    /// (groups == channels == outputs) run as direct loops instead (DepthwiseConv3d.swift).
     public func conv3d(weight: Tensor, bias: Tensor? = nil, stride: [Int] = [1, 1, 1],
                        padding: Padding3D = .zero, dilation: [Int] = [1, 1, 1], groups: Int = 1) -> Tensor {
         precondition(rank == 5 && weight.rank == 5, "conv3d: input \(shape), weight \(weight.shape)")
@@ -273,6 +274,7 @@ struct ConvPlan {
     }
 
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int) {
+        if isDepthwise { return depthwiseForward(x, w, y, batch: batch) }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
@@ -288,6 +290,7 @@ struct ConvPlan {
     }
 
     func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, batch: Int) {
+        if isDepthwise { return depthwiseBackwardData(gy, w, gx, batch: batch) }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
@@ -304,6 +307,7 @@ struct ConvPlan {
     }
 
     func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, batch: Int) {
+        if isDepthwise { return depthwiseBackwardWeight(x, gy, gw, batch: batch) }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {

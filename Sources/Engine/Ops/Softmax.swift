@@ -3,27 +3,44 @@ import Foundation
 // Softmax, log-softmax, losses and similarity over the last dimension.
 
 extension Tensor {
-    /// Softmax over the last dimension.
+    /// Softmax over the last dimension. Rows run in parallel; each row's sums are serial, so the
+    /// result does not depend on the thread count.
     public func softmax() -> Tensor {
         let d = shape[rank - 1], rows = count / max(d, 1)
         var out = [Float](repeating: 0, count: count)
-        for r in 0..<rows {
-            let base = r * d
-            var m = -Float.infinity
-            for k in 0..<d { m = max(m, data[base + k]) }
-            var s: Float = 0
-            for k in 0..<d { let e = expf(data[base + k] - m); out[base + k] = e; s += e }
-            for k in 0..<d { out[base + k] /= s }
+        data.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                let (x, y) = (xp.baseAddress!, op.baseAddress!)
+                Parallel.forEach(rows, minimumChunk: max(1, 16_384 / max(d, 1))) { range in
+                    for r in range {
+                        let (xr, yr) = (x + r * d, y + r * d)
+                        var m = -Float.infinity
+                        for k in 0..<d { m = max(m, xr[k]) }
+                        var s: Float = 0
+                        for k in 0..<d { let e = expf(xr[k] - m); yr[k] = e; s += e }
+                        let inv = 1 / s
+                        for k in 0..<d { yr[k] *= inv }
+                    }
+                }
+            }
         }
         let input = self
         return Autograd.record(Tensor(shape: shape, data: out), inputs: [self]) { r in
-            let g = r.grad!, y = r.data
-            var gx = [Float](repeating: 0, count: g.count)
-            for row in 0..<rows {
-                let base = row * d
-                var dot: Float = 0
-                for k in 0..<d { dot += g[base + k] * y[base + k] }
-                for k in 0..<d { gx[base + k] = y[base + k] * (g[base + k] - dot) }
+            var gx = [Float](repeating: 0, count: r.count)
+            r.grad!.withUnsafeBufferPointer { gp in
+                r.data.withUnsafeBufferPointer { yp in
+                    gx.withUnsafeMutableBufferPointer { xp in
+                        let (g, y, gxs) = (gp.baseAddress!, yp.baseAddress!, xp.baseAddress!)
+                        Parallel.forEach(rows, minimumChunk: max(1, 16_384 / max(d, 1))) { range in
+                            for row in range {
+                                let base = row * d
+                                var dot: Float = 0
+                                for k in 0..<d { dot += g[base + k] * y[base + k] }
+                                for k in 0..<d { gxs[base + k] = y[base + k] * (g[base + k] - dot) }
+                            }
+                        }
+                    }
+                }
             }
             input.accumulateGrad(gx)
         }
@@ -111,6 +128,7 @@ extension Tensor {
 public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: Tensor, scale: Float? = nil) -> Tensor {
     let d = q.shape[q.rank - 1]
     let s = scale ?? 1 / Float(d).squareRoot()
-    let scores = q.matmul(k.transposed(k.rank - 2, k.rank - 1)) * s
+    // Scale Q (N x d) rather than the scores (N x M, larger when M > d), as torchvision's MViT does.
+    let scores = (q * s).matmul(k.transposed(k.rank - 2, k.rank - 1))
     return scores.softmax().matmul(v)
 }
