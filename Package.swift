@@ -5,7 +5,8 @@
 //
 // Module map (dependencies point one way, left to right):
 //   CBLAS   <- Engine  (tensors, ops, autodiff; all heavy arithmetic through cblas_sgemm) <- Models
-//   CFFmpeg <- Media   (FFmpeg decode/encode) <- Data (datasets, samplers, transforms, loader, synthetic set)
+//   CFFmpeg <- Media   (FFmpeg decode/encode) <- Flow (TV-L1, flow files) <- Data (datasets, samplers,
+//              transforms, loader, synthetic set)
 //   CSQLite <- Store   (the versioned SQLite results store)
 //   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
 //   CSV <- Annotations (the challenge's clsIdx.csv, label CSVs, corrupt list) <- Evaluation, Data
@@ -38,7 +39,8 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
-        .target(name: "Data", dependencies: ["Media", "Engine", "CSV", "Annotations"], swiftSettings: swiftSettings),
+        .target(name: "Flow", dependencies: ["Media"], swiftSettings: swiftSettings),
+        .target(name: "Data", dependencies: ["Media", "Engine", "CSV", "Annotations", "Flow"], swiftSettings: swiftSettings),
         .target(name: "CSV"),
         .target(name: "Store", dependencies: ["CSQLite"]),
         .target(name: "Plot"),
@@ -47,14 +49,15 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Annotations", "CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors",
+            "Harness", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Safetensors"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Media", "Engine"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Media", "Engine", "Flow"]),
+        .testTarget(name: "FlowTests", dependencies: ["Flow", "Media"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),

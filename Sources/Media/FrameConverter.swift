@@ -34,6 +34,18 @@ final class FrameConverter {
         let rotated = rotation == 90 || rotation == 270
         let (dw, dh) = rotated ? (h, w) : (w, h)
         let (tw, th) = size.target(width: dw, height: dh)
+        if rotation == 0 && frame.pointee.format == AV_PIX_FMT_GRAY8.rawValue && tw == w && th == h {
+            // 8-bit grey planes (flow files) come out exactly: each byte copied to R, G and B
+            // (swscale would treat them as limited-range luma).
+            var rgb = [UInt8](repeating: 0, count: w * h * 3)
+            let stride = Int(frame.pointee.linesize.0)
+            let src = frame.pointee.data.0!
+            for y in 0..<h { for x in 0..<w {
+                let g = src[y * stride + x]
+                rgb[3 * (y * w + x)] = g; rgb[3 * (y * w + x) + 1] = g; rgb[3 * (y * w + x) + 2] = g
+            } }
+            return (w, h, rgb)
+        }
         if rotation == 0 {
             return (tw, th, try scale(frame, to: tw, th, path: path))
         }

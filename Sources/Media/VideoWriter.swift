@@ -36,7 +36,9 @@ public final class VideoWriter {
     /// Only a file whose header was written has a trailer to write.
     private var started = false
 
-    public init(path: String, width: Int, height: Int, frameRate: Fraction, codec: Codec, input: Input = .rgb24) throws {
+    /// - Parameter metadata: container tags (Matroska keeps any key; MP4 only its known ones).
+    public init(path: String, width: Int, height: Int, frameRate: Fraction, codec: Codec, input: Input = .rgb24,
+                metadata: [String: String] = [:]) throws {
         self.path = path; self.width = width; self.height = height; self.input = input
         func fail(_ op: String, _ rc: Int32) -> MediaError { .ffmpeg(path: path, operation: op, detail: ffmpegError(rc)) }
         vip_av_log_set_quiet(1)
@@ -45,6 +47,7 @@ public final class VideoWriter {
         var rc = avformat_alloc_output_context2(&format, nil, muxer, path)
         guard rc >= 0, let oc = format else { throw fail("creating the \(muxer) container", rc) }
         oc.pointee.flags |= AVFMT_FLAG_BITEXACT
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { av_dict_set(&oc.pointee.metadata, key, value, 0) }
 
         var encoder: UnsafePointer<AVCodec>?
         var pixelFormat: AVPixelFormat

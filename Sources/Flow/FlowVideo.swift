@@ -1,0 +1,102 @@
+import Foundation
+import Media
+
+/// A video's flow on disk: `<name>.mkv`, FFV1 in Matroska, one 8-bit grey frame per frame pair
+/// with the quantised x component above the y component (W x 2H), and `<name>.json` beside it
+/// (`FlowVideo.Record`) naming the source, preset, parameters and bound. The record is written
+/// last, so a video without one is incomplete.
+public enum FlowVideo {
+    public static let format = "vipbench-flow-1"
+
+    public struct Record: Codable, Equatable, Sendable {
+        public var format: String = FlowVideo.format
+        public var source: String
+        /// Frames decoded from the source; the flow has one fewer.
+        public var sourceFrames: Int
+        public var flowFrames: Int
+        public var width: Int
+        public var height: Int
+        public var preset: String
+        public var parameters: TVL1Parameters
+        public var bound: Float
+        public var shortSide: Int?
+        /// Bytes of the .mkv, checked on resume.
+        public var bytes: Int
+        public var layout: String = "x above y, 8-bit grey, q = round(255 (c + bound) / (2 bound))"
+        public var decodeWarnings: [String] = []
+    }
+
+    public static func videoPath(_ base: String) -> String { base + ".mkv" }
+    public static func recordPath(_ base: String) -> String { base + ".json" }
+
+    /// The record of a complete flow video at `base`, or nil (missing, half-written, or its
+    /// .mkv does not have the recorded size).
+    public static func completeRecord(_ base: String) -> Record? {
+        guard let data = FileManager.default.contents(atPath: recordPath(base)),
+              let record = try? JSONDecoder().decode(Record.self, from: data), record.format == format,
+              let attrs = try? FileManager.default.attributesOfItem(atPath: videoPath(base)),
+              (attrs[.size] as? NSNumber)?.intValue == record.bytes else { return nil }
+        return record
+    }
+
+    /// Writes the quantised frames and then the record.
+    static func write(base: String, frames: [(x: [UInt8], y: [UInt8])], width: Int, height: Int,
+                      frameRate: Fraction, record: Record) throws {
+        let partial = videoPath(base) + ".partial"
+        let writer = try VideoWriter(path: partial, width: width, height: 2 * height, frameRate: frameRate, codec: .ffv1,
+                                     input: .gray8, metadata: ["vipbench_flow": format, "source": record.source,
+                                                               "preset": record.preset, "bound": "\(record.bound)"])
+        for f in frames { try writer.write(f.x + f.y) }
+        try writer.finish()
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: videoPath(base))
+        try fm.moveItem(atPath: partial, toPath: videoPath(base))
+        var r = record
+        r.bytes = ((try fm.attributesOfItem(atPath: videoPath(base)))[.size] as? NSNumber)?.intValue ?? 0
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(r).write(to: URL(fileURLWithPath: recordPath(base)), options: .atomic)
+    }
+
+    /// The quantised frames of a flow video (x and y planes, each width x height).
+    public static func read(base: String) throws -> (record: Record, frames: [(x: [UInt8], y: [UInt8])]) {
+        guard let data = FileManager.default.contents(atPath: recordPath(base)) else {
+            throw FlowError(path: recordPath(base), message: "no flow record (extraction incomplete?)")
+        }
+        let record: Record
+        do { record = try JSONDecoder().decode(Record.self, from: data) } catch {
+            throw FlowError(path: recordPath(base), message: "not a flow record: \(error)")
+        }
+        let reader = try VideoReader(path: videoPath(base))
+        var frames: [(x: [UInt8], y: [UInt8])] = []
+        let (w, h) = (record.width, record.height)
+        try reader.decode { f in
+            guard f.width == w && f.height == 2 * h else {
+                throw FlowError(path: videoPath(base), message: "frame \(f.index) is \(f.width)x\(f.height), the record says \(w)x\(2 * h)")
+            }
+            var x = [UInt8](repeating: 0, count: w * h), y = x
+            for i in 0..<(w * h) { x[i] = f.pixels[3 * i]; y[i] = f.pixels[3 * (w * h + i)] }
+            frames.append((x, y))
+            return true
+        }
+        guard frames.count == record.flowFrames else {
+            throw FlowError(path: videoPath(base), message: "\(frames.count) frames decoded, the record says \(record.flowFrames)")
+        }
+        return (record, frames)
+    }
+}
+
+/// Reads a picture (PNG, PGM, PPM, JPEG, ... anything FFmpeg decodes) as grey levels.
+public enum GreyImage {
+    public static func read(_ path: String) throws -> Plane {
+        guard FileManager.default.fileExists(atPath: path) else { throw FlowError(path: path, message: "no such file") }
+        let reader = try VideoReader(path: path)
+        var plane: Plane?
+        try reader.decode { f in
+            plane = Plane.luma(rgb: f.pixels, width: f.width, height: f.height)
+            return false
+        }
+        guard let plane else { throw FlowError(path: path, message: "no picture could be decoded") }
+        return plane
+    }
+}
