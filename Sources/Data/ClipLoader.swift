@@ -1,4 +1,5 @@
 import Engine
+import Flow
 import Foundation
 import Media
 
@@ -37,6 +38,19 @@ public final class FrameCache: @unchecked Sendable {
     }
 }
 
+/// What a clip is made of.
+public enum Modality: Equatable, Sendable {
+    /// Decoded RGB frames, values in [0, 1] before normalisation.
+    case rgb
+    /// Extracted TV-L1 flow (`vipbench flow extract`): `root/<split>/<videoid>.mkv`, 2 channels
+    /// (x, y) in [-1, 1] (q / 255 x 2 - 1), one frame per frame pair. Crops and resizes treat
+    /// flow as pictures (values are not rescaled, as mmaction2 does); a flip negates x. Flow is
+    /// read at its extracted size (`shortSide` is ignored); use `.unit` normalisation.
+    case flow(root: String)
+
+    public var channels: Int { self == .rgb ? 3 : 2 }
+}
+
 /// Turns dataset items into network inputs: training clips with augmentation, or every test view.
 public struct ClipSampler: Sendable {
     public enum Mode: Sendable {
@@ -51,16 +65,19 @@ public struct ClipSampler: Sendable {
     public var mode: Mode
     public var overflow: OverflowPolicy = .loop
     public var normalisation: Normalisation = .unit
+    public var modality: Modality = .rgb
 
-    public init(clip: ClipSpec, shortSide: Int, mode: Mode, overflow: OverflowPolicy = .loop, normalisation: Normalisation = .unit) {
+    public init(clip: ClipSpec, shortSide: Int, mode: Mode, overflow: OverflowPolicy = .loop, normalisation: Normalisation = .unit,
+                modality: Modality = .rgb) {
         self.clip = clip; self.shortSide = shortSide; self.mode = mode; self.overflow = overflow; self.normalisation = normalisation
+        self.modality = modality
     }
 
     /// Values per view: C x T x H x W.
     public var viewShape: [Int] {
         switch mode {
-        case .train(let a): return [3, clip.frames, a.outputSize, a.outputSize]
-        case .test(_, _, _, _, let s): return [3, clip.frames, s, s]
+        case .train(let a): return [modality.channels, clip.frames, a.outputSize, a.outputSize]
+        case .test(_, _, _, _, let s): return [modality.channels, clip.frames, s, s]
         }
     }
 
@@ -69,8 +86,24 @@ public struct ClipSampler: Sendable {
         return 1
     }
 
-    /// Decodes (or takes from the cache) a whole video at `shortSide`.
+    /// Decodes (or takes from the cache) a whole video at `shortSide`: RGB24 frames, or for flow
+    /// interleaved (x, y) bytes at the extracted size.
     public func frames(of item: VideoDataset.Item, cache: FrameCache?) throws -> FrameCache.Video {
+        if case .flow(let root) = modality {
+            let base = "\(root)/\(item.split)/\(item.id)"
+            let key = "flow:\(base)"
+            if let v = cache?.get(key) { return v }
+            let (record, planes) = try FlowVideo.read(base: base)
+            guard !planes.isEmpty else { throw FlowError(path: FlowVideo.videoPath(base), message: "no flow frames") }
+            let frames: [[UInt8]] = planes.map { p in
+                var f = [UInt8](repeating: 0, count: 2 * p.x.count)
+                for i in 0..<p.x.count { f[2 * i] = p.x[i]; f[2 * i + 1] = p.y[i] }
+                return f
+            }
+            let v = FrameCache.Video(width: record.width, height: record.height, frames: frames)
+            cache?.put(key, v)
+            return v
+        }
         let key = "\(item.path)@\(shortSide)"
         if let v = cache?.get(key) { return v }
         let reader = try VideoReader(path: item.path)
@@ -92,10 +125,12 @@ public struct ClipSampler: Sendable {
         let n = video.frames.count
         func clipPixels(start: Int) -> ClipPixels {
             let idx = clip.indices(start: start, frameCount: n, policy: overflow)
+            if modality != .rgb { return ClipPixels(flowFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height) }
             return ClipPixels(rgbFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height)
         }
         switch mode {
-        case .train(let config):
+        case .train(var config):
+            if modality != .rgb { config.flowXChannel = 0 }  // a flip negates x
             let start = clip.randomStart(frameCount: n, generator: &g)
             let aug = Augmentation.draw(config, width: video.width, height: video.height, generator: &g)
             return aug.apply(clipPixels(start: start), config: config).tensorLayout(normalisation)

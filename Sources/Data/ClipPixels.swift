@@ -1,3 +1,4 @@
+import Flow
 import Foundation
 
 /// A clip's pixels as Float32, frames x height x width x channels (interleaved), RGB in [0, 1] or
@@ -17,6 +18,14 @@ public struct ClipPixels: Equatable, Sendable {
         var k = 0
         for f in rgbFrames { for b in f { d[k] = Float(b) * (1 / 255); k += 1 } }
         self.init(frames: rgbFrames.count, height: height, width: width, channels: 3, data: d)
+    }
+
+    /// From quantised flow frames (interleaved x, y bytes), as values q / 255 x 2 - 1 in [-1, 1].
+    public init(flowFrames: [[UInt8]], width: Int, height: Int) {
+        var d = [Float](repeating: 0, count: flowFrames.count * width * height * 2)
+        var k = 0
+        for f in flowFrames { for b in f { d[k] = FlowQuantisation.unit(b); k += 1 } }
+        self.init(frames: flowFrames.count, height: height, width: width, channels: 2, data: d)
     }
 
     @inline(__always) func at(_ t: Int, _ y: Int, _ x: Int, _ c: Int) -> Float {
