@@ -1,0 +1,100 @@
+import Foundation
+import XCTest
+
+final class FlowCLITests: XCTestCase {
+    var fixtures: String { CLI.packageRoot + "/Tests/Fixtures/flow" }
+
+    func testPairAndShow() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["flow", "pair", fixtures + "/pool224_0.pgm", fixtures + "/pool224_1.pgm", "--out", dir + "/f.flo", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(o["width"] as? Int, 224)
+        XCTAssertEqual(o["preset"] as? String, "opencv-cpu")
+        XCTAssertEqual(try XCTUnwrap(o["mean_magnitude"] as? Double), 2.62, accuracy: 0.05)
+        let flo = try Data(contentsOf: URL(fileURLWithPath: dir + "/f.flo"))
+        XCTAssertEqual(flo.count, 12 + 8 * 224 * 224)
+        // An override changes the preset's recorded name.
+        let custom = try CLI.run(["flow", "pair", fixtures + "/taichi112_0.pgm", fixtures + "/taichi112_1.pgm", "--out", dir + "/g.flo",
+                                  "--preset", "opencv-cuda", "--warps", "2", "--json"])
+        XCTAssertTrue(custom.stdout.contains("\"opencv-cuda+custom\""), custom.stdout + custom.stderr)
+
+        let show = try CLI.run(["flow", "show", dir + "/f.flo", "--png", dir + "/f.png"])
+        XCTAssertEqual(show.status, 0, show.stderr)
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/f.png"))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let w = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, h = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        XCTAssertEqual([w, h], [224, 224])
+
+        let mismatch = try CLI.run(["flow", "pair", fixtures + "/pool224_0.pgm", fixtures + "/taichi112_1.pgm", "--out", dir + "/x.flo"])
+        XCTAssertNotEqual(mismatch.status, 0)
+        XCTAssertTrue(mismatch.stderr.contains("224x224") && mismatch.stderr.contains("112x112"), mismatch.stderr)
+        let missing = try CLI.run(["flow", "pair", dir + "/nope.png", fixtures + "/pool224_1.pgm", "--out", dir + "/x.flo"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("nope.png"), missing.stderr)
+        let preset = try CLI.run(["flow", "pair", fixtures + "/pool224_0.pgm", fixtures + "/pool224_1.pgm", "--out", dir + "/x.flo", "--preset", "fast"])
+        XCTAssertTrue(preset.stderr.contains("unknown preset 'fast'") && preset.stderr.contains("opencv-cpu"), preset.stderr)
+        let notFlo = try CLI.run(["flow", "show", CLI.packageRoot + "/README.md", "--png", dir + "/y.png"])
+        XCTAssertNotEqual(notFlo.status, 0)
+    }
+
+    /// Extraction over a small synthetic set: complete, skip on rerun, resume after a kill, and a
+    /// corrupt video reported while the others go on.
+    func testExtractResumesAndSurvivesACorruptVideo() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data", out = dir + "/flow"
+        XCTAssertEqual(try CLI.run(["dataset", "synth", "--out", data, "--classes", "2", "--per-class", "2,1,0"]).status, 0)
+        let first = try CLI.run(["flow", "extract", "--data", data, "--out", out, "--json"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(o["videos"] as? Int, 6)
+        XCTAssertEqual(o["extracted"] as? Int, 6)
+        XCTAssertGreaterThan(o["pairs"] as? Int ?? 0, 6 * 20)
+        let records = try FileManager.default.subpathsOfDirectory(atPath: out).filter { $0.hasSuffix(".json") }
+        XCTAssertEqual(records.count, 6)
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/" + records[0]))) as? [String: Any])
+        XCTAssertEqual(record["preset"] as? String, "opencv-cpu")
+        XCTAssertEqual(record["bound"] as? Double, 20)
+        XCTAssertTrue((record["source"] as? String ?? "").hasPrefix(data))
+
+        let again = try CLI.run(["flow", "extract", "--data", data, "--out", out])
+        XCTAssertTrue(again.stdout.contains("0 extracted") && again.stdout.contains("6 already complete"), again.stdout)
+
+        // Kill an extraction after its first video, then resume: every video ends complete.
+        let out2 = dir + "/flow2"
+        let (p, _, _) = try CLI.start(["flow", "extract", "--data", data, "--out", out2, "--jobs", "1"])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let done = (try? FileManager.default.subpathsOfDirectory(atPath: out2))?.filter { $0.hasSuffix(".json") }.count ?? 0
+            if done >= 1 { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let resumed = try CLI.run(["flow", "extract", "--data", data, "--out", out2, "--json"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let ro = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
+        XCTAssertGreaterThanOrEqual(ro["skipped"] as? Int ?? 0, 1, resumed.stdout)
+        XCTAssertGreaterThanOrEqual(ro["extracted"] as? Int ?? 0, 1, resumed.stdout)
+        XCTAssertEqual((ro["skipped"] as? Int ?? 0) + (ro["extracted"] as? Int ?? 0), 6)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: out2)
+        XCTAssertEqual(files.filter { $0.hasSuffix(".json") }.count, 6)
+        XCTAssertTrue(files.filter { $0.hasSuffix(".partial") }.isEmpty, "\(files)")
+        // The resumed output is the same as the uninterrupted one.
+        for f in files where f.hasSuffix(".mkv") {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out2 + "/" + f)), try Data(contentsOf: URL(fileURLWithPath: out + "/" + f)), f)
+        }
+
+        // A corrupt video: reported by name, the rest skipped, exit status 1.
+        let victim = try XCTUnwrap(try FileManager.default.subpathsOfDirectory(atPath: data + "/train").first { $0.hasSuffix(".mp4") })
+        try Data("not a video at all".utf8).write(to: URL(fileURLWithPath: data + "/train/" + victim))
+        let id = String(victim.dropLast(4))
+        try FileManager.default.removeItem(atPath: out + "/train/\(id).json")
+        let bad = try CLI.run(["flow", "extract", "--data", data, "--out", out])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains(victim) && bad.stderr.contains("failed"), bad.stderr)
+        XCTAssertTrue(bad.stdout.contains("5 already complete") && bad.stdout.contains("1 failed"), bad.stdout)
+    }
+}
