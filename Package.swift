@@ -11,7 +11,7 @@
 //   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
 //   CSV <- Annotations (the challenge's clsIdx.csv, label CSVs, corrupt list) <- Evaluation, Data
 //   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
-//   Engine, Media, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
+//   Engine, Media, Flow, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = []
@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Safetensors"),
         .target(name: "Annotations", dependencies: ["CSV"]),
         .target(name: "Evaluation", dependencies: ["Annotations", "CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
-        .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Store", "CSV", "Plot"]),
+        .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Flow", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
             "Harness", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             its ratio to a baseline taken in the same run. Results are recorded in the results store \
             (a run with its benchmarks) unless --no-record is given.
             """,
-        subcommands: [Gemm.self, EngineBench.self, Decode.self, Loader.self, ModelBench.self])
+        subcommands: [Gemm.self, EngineBench.self, Decode.self, Loader.self, ModelBench.self, FlowBench.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -281,6 +281,69 @@ struct ModelBench: ParsableCommand {
         } else {
             print(String(format: "%@ %@ %@, batch %d, %d threads: %.3f s per clip (%.2f clips/s), %.1f GFLOP/s achieved, peak resident memory %@ (%d repeats)",
                          r.model, shape.map(String.init).joined(separator: "x"), r.mode, r.batch, r.threads, r.secondsPerClip, r.clipsPerSecond, r.achievedGflops, peak, r.repeats))
+        }
+    }
+}
+
+struct FlowBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flow",
+        abstract: "TV-L1 frame pairs per second at 112x112 and 224x224 against OpenCV's DualTVL1, same run.",
+        discussion: """
+            The pair is a synthetic texture rotated by 2 degrees and shifted (1.3, -0.7) px. vipbench \
+            is timed one pair at a time on one thread, and --threads pairs at once (one thread \
+            each, as `flow extract --jobs` runs). OpenCV (cv2 with the contrib modules, through \
+            python3 or $VIPBENCH_PYTHON) is timed on the same pictures with cv2.setNumThreads \
+            (--threads) when it imports; the ratio and the mean endpoint error between the two \
+            flows are printed. At least --seconds of repeats each.
+            """)
+
+    @Option(help: "Threads (vipbench: pairs at once; OpenCV: its thread count).")
+    var threads: Int = 2
+
+    @Option(help: ArgumentHelp("Frame sizes (square).", valueName: "pixels"))
+    var sizes: [Int] = [112, 224]
+
+    @Option(help: "Minimum seconds of repeats per measurement.")
+    var seconds: Double = 2
+
+    @Flag(help: "Print one JSON object per line.")
+    var json = false
+
+    @Flag(help: "Do not record the figures in the results store.")
+    var noRecord = false
+
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard sizes.allSatisfy({ $0 >= 16 }) else { throw ValidationError("sizes must be at least 16 pixels") }
+        let measure = {
+            try FlowBenchmark.run(sizes: sizes, threads: threads, minimumSeconds: seconds) { l in
+                if json {
+                    print("{\"size\": \(l.size), \"preset\": \(jsonString(l.preset)), \"threads\": \(l.threads), "
+                          + "\"pairs_per_second\": \(fixed2(l.pairsPerSecond)), \"single_thread_pairs_per_second\": \(fixed2(l.singleThreadPairsPerSecond)), "
+                          + "\"opencv_pairs_per_second\": \(l.opencvPairsPerSecond.map { fixed2($0) } ?? "null"), "
+                          + "\"opencv_version\": \(l.opencvVersion.map(jsonString) ?? "null"), \"ratio\": \(l.ratio.map { fixed($0, 3) } ?? "null"), "
+                          + "\"epe_to_opencv\": \(l.epeToOpenCV.map { fixed($0, 4) } ?? "null")}")
+                } else {
+                    var text = String(format: "%dx%d %@: vipbench %.1f pairs/s with %d threads (%.1f one pair at a time)",
+                                      l.size, l.size, l.preset, l.pairsPerSecond, l.threads, l.singleThreadPairsPerSecond)
+                    if let cv = l.opencvPairsPerSecond, let r = l.ratio {
+                        text += String(format: ", OpenCV %@ %.1f pairs/s: ratio %.2f, mean EPE between them %.4f px",
+                                       l.opencvVersion ?? "?", cv, r, l.epeToOpenCV ?? .nan)
+                    } else {
+                        text += ", OpenCV not measured (python3 with cv2.optflow not found)"
+                    }
+                    print(text)
+                }
+                fflush(stdout)
+            }
+        }
+        if noRecord { _ = try measure(); return }
+        let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
+        try withRun(store: db, configuration: "bench:flow", profile: "micro") { run in
+            try db.record(benchmarks: FlowBenchmark.records(try measure()), run: run)
         }
     }
 }
