@@ -1,0 +1,88 @@
+"""vipbench's models against PyTorch's, measured in the same run, one model after the other.
+
+    python Benchmarks/pytorch_compare.py .build/release/vipbench
+Needs torch and torchvision (used: torch 2.13.0+cpu, torchvision 0.28.0). Both sides use 2
+threads, batch 1 inference unless noted, medians over at least 2 seconds after a warm-up, and
+random inputs. Prints one line per model and a JSON summary. Models PyTorch has no definition of
+(r3d18-tclr, r3d50-hara, i3d) are measured on vipbench's side only.
+"""
+import json
+import subprocess
+import sys
+import time
+
+import torch
+from torchvision.models.video import mvit_v1_b, r3d_18
+from torchvision.models.video.resnet import BasicStem, Bottleneck, Conv3DSimple, VideoResNet
+
+torch.set_num_threads(2)
+
+
+def r3d50_torchvision_style():
+    return VideoResNet(block=Bottleneck, conv_makers=[Conv3DSimple] * 4, layers=[3, 4, 6, 3], stem=BasicStem)
+
+
+CASES = [  # (vipbench name, input CxTxHxW, batch, train, torch constructor or None)
+    ("r3d18", "3x16x112x112", 1, False, r3d_18),
+    ("r3d18", "3x16x112x112", 4, True, r3d_18),
+    ("r3d18-tclr", "3x16x112x112", 1, False, None),
+    ("r3d50", "3x16x224x224", 1, False, r3d50_torchvision_style),
+    ("r3d50-hara", "3x16x224x224", 1, False, None),
+    ("i3d", "3x16x224x224", 1, False, None),
+    ("mvit-b", "3x16x224x224", 1, False, mvit_v1_b),
+]
+
+
+def time_torch(make, shape, batch, train, seconds=2.0):
+    model = make()
+    x = torch.randn(batch, *shape)
+    if train:
+        model.train()
+        opt_labels = torch.arange(batch) % 400
+
+        def step():
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), opt_labels).backward()
+    else:
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                model(x)
+    step()
+    times = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - start >= seconds or len(times) >= 50:
+            break
+    times.sort()
+    return times[len(times) // 2] / batch
+
+
+def main(vipbench):
+    rows = []
+    for name, inp, batch, train, make in CASES:
+        shape = [int(v) for v in inp.split("x")]
+        theirs = time_torch(make, shape, batch, train) if make else None
+        args = [vipbench, "bench", "model", name, "--input", inp, "--batch", str(batch), "--threads", "2", "--json", "--no-record"]
+        if train:
+            args.append("--train")
+        out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+        ours = json.loads(out.strip().splitlines()[-1])
+        row = {"model": name, "input": inp, "batch": batch, "mode": "train-step" if train else "inference",
+               "vipbench_s_per_clip": ours["seconds_per_clip"], "pytorch_s_per_clip": theirs,
+               "speed_ratio": theirs / ours["seconds_per_clip"] if theirs else None,
+               "vipbench_peak_rss_mb": (ours.get("peak_rss_bytes") or 0) / 2**20,
+               "gmacs_per_view": ours.get("gmacs_per_view"), "achieved_gflops": ours.get("achieved_gflops")}
+        rows.append(row)
+        print(f"{name:11s} {inp} b{batch} {row['mode']:10s} vipbench {row['vipbench_s_per_clip']:.3f} s/clip"
+              + (f", PyTorch {theirs:.3f} s/clip, vipbench speed / PyTorch speed {row['speed_ratio']:.2f}" if theirs else "")
+              + f", peak RSS {row['vipbench_peak_rss_mb']:.0f} MB", flush=True)
+    print(json.dumps({"torch": torch.__version__, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
