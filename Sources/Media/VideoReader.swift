@@ -140,6 +140,9 @@ public final class VideoReader {
 
     deinit { avformat_close_input(&format) }
 
+    /// Whether packets were read since opening (then decoding from the start seeks back first).
+    private var hasRead = false
+
     /// Clockwise display rotation from the stream's display matrix, as the ffmpeg command applies it.
     static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
         guard let side = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) else { return 0 }
@@ -182,10 +185,12 @@ public final class VideoReader {
         if let start {
             rc = av_seek_frame(format, Int32(stream.pointee.index), start.pts, AVSEEK_FLAG_BACKWARD)
             guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "seeking", detail: ffmpegError(rc)) }
-        } else {
-            // Start from the beginning (a reader can decode more than once).
+        } else if hasRead {
+            // Start from the beginning (a reader can decode more than once). Not before the first
+            // read: single-picture demuxers (JPEG) cannot seek back over what probing buffered.
             avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0)
         }
+        hasRead = true
 
         var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
         var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
@@ -258,7 +263,8 @@ public final class VideoReader {
         guard let packet = av_packet_alloc() else { return nil }
         var p: UnsafeMutablePointer<AVPacket>? = packet
         defer { av_packet_free(&p) }
-        avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0)
+        if hasRead { avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0) }
+        hasRead = true
         var times: [Int64] = []
         while av_read_frame(format, packet) >= 0 {
             defer { av_packet_unref(packet) }

@@ -39,6 +39,38 @@ final class FlowCLITests: XCTestCase {
         XCTAssertNotEqual(notFlo.status, 0)
     }
 
+    /// PNG, PPM and JPEG are read through FFmpeg like PGM: lossless formats give the same flow.
+    func testPictureFormats() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard let ffmpeg = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+            .map({ "\($0)/ffmpeg" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("no ffmpeg command")
+        }
+        for ext in ["png", "ppm", "jpg"] {
+            for i in 0..<2 {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: ffmpeg)
+                p.arguments = ["-v", "error", "-y", "-i", fixtures + "/taichi112_\(i).pgm"] + (ext == "jpg" ? ["-q:v", "2"] : [])
+                    + ["-pix_fmt", ext == "jpg" ? "yuvj444p" : "rgb24", dir + "/f\(i).\(ext)"]
+                try p.run(); p.waitUntilExit()
+                XCTAssertEqual(p.terminationStatus, 0, ext)
+            }
+        }
+        XCTAssertEqual(try CLI.run(["flow", "pair", fixtures + "/taichi112_0.pgm", fixtures + "/taichi112_1.pgm", "--out", dir + "/pgm.flo"]).status, 0)
+        let reference = try Data(contentsOf: URL(fileURLWithPath: dir + "/pgm.flo"))
+        for ext in ["png", "ppm", "jpg"] {
+            let r = try CLI.run(["flow", "pair", dir + "/f0.\(ext)", dir + "/f1.\(ext)", "--out", dir + "/\(ext).flo", "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let flow = try Data(contentsOf: URL(fileURLWithPath: dir + "/\(ext).flo"))
+            if ext == "jpg" {
+                XCTAssertEqual(flow.count, reference.count)  // lossy: only the size is the same
+            } else {
+                XCTAssertEqual(flow, reference, "\(ext): grey levels survive a lossless round trip")
+            }
+        }
+    }
+
     /// Extraction over a small synthetic set: complete, skip on rerun, resume after a kill, and a
     /// corrupt video reported while the others go on.
     func testExtractResumesAndSurvivesACorruptVideo() throws {
