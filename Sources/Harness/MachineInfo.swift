@@ -42,8 +42,10 @@ public struct MachineInfo: Codable, Sendable {
             host: ProcessInfo.processInfo.hostName,
             os: osDescription(),
             cpu: cpuInfo(),
-            blas: BLASInfo(library: "OpenBLAS", configuration: BLAS.configuration, core: BLAS.coreName,
-                           threads: BLAS.threads),
+            blas: BLASInfo(library: "OpenBLAS",
+                           configuration: BLAS.configuration
+                               + (ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"].map { " OPENBLAS_THREAD_TIMEOUT=\($0)" } ?? ""),
+                           core: BLAS.coreName, threads: BLAS.threads),
             ffmpeg: FFmpegLibraries.linked,
             sqlite: SQLiteInfo(version: SQLiteDatabase.libraryVersion),
             gnuplot: Gnuplot.version() ?? "missing",

@@ -17,6 +17,22 @@ final class CLITests: XCTestCase {
         let blas = try XCTUnwrap(object["blas"] as? [String: Any])
         XCTAssertTrue((blas["configuration"] as? String)?.contains("OpenBLAS") == true)
         XCTAssertGreaterThanOrEqual(blas["threads"] as? Int ?? 0, 1)
+        // The tool sets OpenBLAS's idle-thread timeout and runs itself again when it is unset.
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "OPENBLAS_THREAD_TIMEOUT")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try CLI.binary())
+        p.arguments = ["env", "--json"]
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let reexec = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let config = (reexec["blas"] as? [String: Any])?["configuration"] as? String ?? ""
+        XCTAssertTrue(config.contains("OPENBLAS_THREAD_TIMEOUT=4"), config)
         let cpu = try XCTUnwrap(object["cpu"] as? [String: Any])
         XCTAssertEqual(cpu["cores"] as? Int, ProcessInfo.processInfo.activeProcessorCount)
         let ffmpeg = try XCTUnwrap(object["ffmpeg"] as? [String: Any])
