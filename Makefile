@@ -10,6 +10,10 @@ DATA       ?= data/motion
 FLOW       ?= data/motion-flow
 DEB_PACKAGES := libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
                 libsqlite3-dev gnuplot-nox ffmpeg pkg-config
+# Idle OpenBLAS threads sleep at once instead of spinning against the engine's own loops (the
+# tool sets this itself; the test runner needs it from here).
+OPENBLAS_THREAD_TIMEOUT ?= 4
+export OPENBLAS_THREAD_TIMEOUT
 # Tests are built optimised: numeric kernels in plain Swift run ~40x slower in a debug build.
 TEST_FLAGS ?= -c $(CONFIG) -Xswiftc -enable-testing
 

@@ -76,7 +76,7 @@ public enum Broadcast {
 /// Applies `f` elementwise over broadcast operands.
 func broadcastBinary(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> ([Int], [Float]) {
     if a.shape == b.shape {
-        var out = [Float](repeating: 0, count: a.count)
+        var out = uninitializedFloats(a.count)
         a.data.withUnsafeBufferPointer { ap in
             b.data.withUnsafeBufferPointer { bp in
                 out.withUnsafeMutableBufferPointer { op in
@@ -91,7 +91,7 @@ func broadcastBinary(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> 
     }
     let shape = Broadcast.shape(a.shape, b.shape)
     let sa = Broadcast.strides(a.shape, in: shape), sb = Broadcast.strides(b.shape, in: shape)
-    var out = [Float](repeating: 0, count: shape.reduce(1, *))
+    var out = uninitializedFloats(shape.reduce(1, *))  // the runs cover every element
     a.data.withUnsafeBufferPointer { ap in
         b.data.withUnsafeBufferPointer { bp in
             out.withUnsafeMutableBufferPointer { op in

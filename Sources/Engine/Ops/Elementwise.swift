@@ -71,7 +71,7 @@ public prefix func - (a: Tensor) -> Tensor { a * -1 }
 extension Tensor {
     /// Applies `f` to every value; `derivative(x, y)` gives dy/dx from the input and output.
     public func map(_ f: @escaping (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
-        var out = [Float](repeating: 0, count: count)
+        var out = uninitializedFloats(count)
         data.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 let (x, o) = (xp.baseAddress!, op.baseAddress!)

@@ -14,7 +14,7 @@ extension Tensor {
         precondition(shared || Array(other.shape.dropLast(2)) == batchShape,
                      "matmul: batch dimensions of \(shape) and \(other.shape) differ")
         let batch = batchShape.reduce(1, *)
-        var out = [Float](repeating: 0, count: batch * m * n)
+        var out = uninitializedFloats(batch * m * n)  // sgemm with beta 0 writes all of it
         data.withUnsafeBufferPointer { a in
             other.data.withUnsafeBufferPointer { b in
                 out.withUnsafeMutableBufferPointer { c in

@@ -105,8 +105,8 @@ extension Tensor {
     /// Layer normalisation over the last dimension, with optional affine weight and bias.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
         let d = shape[rank - 1], rows = count / max(d, 1)
-        var out = [Float](repeating: 0, count: count), xhat = [Float](repeating: 0, count: count)
-        var invStd = [Float](repeating: 0, count: rows)
+        var out = uninitializedFloats(count), xhat = uninitializedFloats(count)
+        var invStd = uninitializedFloats(rows)
         let gamma = weight?.data ?? [Float](repeating: 1, count: d)
         let beta = bias?.data ?? [Float](repeating: 0, count: d)
         data.withUnsafeBufferPointer { xp in

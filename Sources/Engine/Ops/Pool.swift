@@ -11,7 +11,7 @@ extension Tensor {
         let (T, H, W) = (inSize[0], inSize[1], inSize[2])
         let (To, Ho, Wo) = (outSize[0], outSize[1], outSize[2])
         let inVol = T * H * W, outVol = To * Ho * Wo
-        var out = [Float](repeating: 0, count: planes * outVol)
+        var out = uninitializedFloats(planes * outVol)
         var argmax = [Int32](repeating: -1, count: planes * outVol)
         data.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { yp in

@@ -45,7 +45,7 @@ extension Tensor {
         let inStrides = strides(shape)
         let outShape = order.map { shape[$0] }
         let srcStrides = order.map { inStrides[$0] }  // input stride of each output dimension
-        var out = [Float](repeating: 0, count: data.count)
+        var out = uninitializedFloats(data.count)
         let inner = outShape[r - 1], innerStride = srcStrides[r - 1]
         let outer = data.count / max(inner, 1)
         data.withUnsafeBufferPointer { src in
@@ -75,7 +75,7 @@ extension Tensor {
         let outer = shape.prefix(axis).reduce(1, *)
         let inner = shape.dropFirst(axis + 1).reduce(1, *)
         let n = shape[axis], m = end - start
-        var out = [Float](repeating: 0, count: outer * m * inner)
+        var out = uninitializedFloats(outer * m * inner)
         for o in 0..<outer {
             let src = (o * n + start) * inner, dst = o * m * inner
             out.withUnsafeMutableBufferPointer { op in
@@ -109,13 +109,17 @@ extension Tensor {
         let inner = base.dropFirst(axis + 1).reduce(1, *)
         let sizes = parts.map { $0.shape[axis] }
         let total = sizes.reduce(0, +)
-        var out = [Float](repeating: 0, count: outer * total * inner)
+        var out = uninitializedFloats(outer * total * inner)
         var offset = 0
-        for (p, n) in zip(parts, sizes) {
-            for o in 0..<outer {
-                for k in 0..<(n * inner) { out[(o * total + offset) * inner + k] = p.data[o * n * inner + k] }
+        out.withUnsafeMutableBufferPointer { op in
+            for (p, n) in zip(parts, sizes) {
+                p.data.withUnsafeBufferPointer { pp in
+                    for o in 0..<outer {
+                        (op.baseAddress! + (o * total + offset) * inner).update(from: pp.baseAddress! + o * n * inner, count: n * inner)
+                    }
+                }
+                offset += n
             }
-            offset += n
         }
         var shape = base
         shape[axis] = total

@@ -7,7 +7,7 @@ extension Tensor {
     /// result does not depend on the thread count.
     public func softmax() -> Tensor {
         let d = shape[rank - 1], rows = count / max(d, 1)
-        var out = [Float](repeating: 0, count: count)
+        var out = uninitializedFloats(count)
         data.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 let (x, y) = (xp.baseAddress!, op.baseAddress!)
