@@ -14,10 +14,9 @@ extension Tensor {
                 Parallel.forEach(rows, minimumChunk: max(1, 16_384 / max(d, 1))) { range in
                     for r in range {
                         let (xr, yr) = (x + r * d, y + r * d)
-                        var m = -Float.infinity
-                        for k in 0..<d { m = max(m, xr[k]) }
-                        var s: Float = 0
-                        for k in 0..<d { let e = expf(xr[k] - m); yr[k] = e; s += e }
+                        let m = laneMax(xr, d)
+                        for k in 0..<d { yr[k] = fastExp(xr[k] - m) }
+                        let s = laneSum(yr, d)
                         let inv = 1 / s
                         for k in 0..<d { yr[k] *= inv }
                     }
@@ -131,4 +130,37 @@ public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: T
     // Scale Q (N x d) rather than the scores (N x M, larger when M > d), as torchvision's MViT does.
     let scores = (q * s).matmul(k.transposed(k.rank - 2, k.rank - 1))
     return scores.softmax().matmul(v)
+}
+
+/// The sum of n floats in eight interleaved lanes (vector adds), then across the lanes: a fixed
+/// order, so the same for every thread count.
+@inline(__always)
+func laneSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    var k = 0
+    let raw = UnsafeRawPointer(p)
+    while k + 8 <= n {
+        acc += raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+        k += 8
+    }
+    var s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    while k < n { s += p[k]; k += 1 }
+    return s
+}
+
+/// The largest of n floats (n >= 1), eight lanes at a time.
+@inline(__always)
+func laneMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: -.infinity)
+    var k = 0
+    let raw = UnsafeRawPointer(p)
+    while k + 8 <= n {
+        let v = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+        acc.replace(with: v, where: v .> acc)
+        k += 8
+    }
+    var m = -Float.infinity
+    for j in 0..<8 { m = max(m, acc[j]) }
+    while k < n { m = max(m, p[k]); k += 1 }
+    return m
 }
