@@ -69,30 +69,43 @@ public struct FlowExtractor {
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             try? FileManager.default.removeItem(atPath: FlowVideo.recordPath(job.output))
             let reader = try VideoReader(path: job.source)
-            var grey: [Plane] = []
-            let warnings = try reader.decode(size: shortSide.map { .shortSide($0) } ?? .native) { f in
-                grey.append(Plane.luma(rgb: f.pixels, width: f.width, height: f.height))
-                return true
-            }
-            guard grey.count >= 2 else {
-                return .failed("\(grey.count) frame(s) decoded; flow needs at least 2"
-                               + (warnings.isEmpty ? "" : " (\(warnings.map(\.message).joined(separator: "; ")))"))
-            }
-            let solver = TVL1(parameters)
-            var frames: [(x: [UInt8], y: [UInt8])] = []
-            for k in 1..<grey.count {
-                frames.append(quantisation.quantise(solver.flow(from: grey[k - 1], to: grey[k])))
-            }
-            let (w, h) = (grey[0].width, grey[0].height)
-            let record = FlowVideo.Record(source: job.source, sourceFrames: grey.count, flowFrames: frames.count,
-                                          width: w, height: h, preset: preset, parameters: parameters,
-                                          bound: quantisation.bound, shortSide: shortSide, bytes: 0,
-                                          decodeWarnings: warnings.map(\.message))
             let rate = reader.info.frameRate.value.isFinite && reader.info.frameRate.numerator > 0
                 ? reader.info.frameRate : Fraction(numerator: 25, denominator: 1)
-            try FlowVideo.write(base: job.output, frames: frames, width: w, height: h, frameRate: rate, record: record)
-            return .extracted(pairs: frames.count, seconds: Date().timeIntervalSince(start), warnings: warnings.map(\.message))
+            // Streamed: each pair's flow is written as soon as its second frame decodes, so a
+            // video of any length holds two frames in memory.
+            let solver = TVL1(parameters)
+            let partial = FlowVideo.videoPath(job.output) + ".partial"
+            var writer: VideoWriter?
+            var previous: Plane?
+            var frames = 0
+            let warnings = try reader.decode(size: shortSide.map { .shortSide($0) } ?? .native) { f in
+                let grey = Plane.luma(rgb: f.pixels, width: f.width, height: f.height)
+                frames += 1
+                if let previous {
+                    let q = quantisation.quantise(solver.flow(from: previous, to: grey))
+                    if writer == nil {
+                        writer = try FlowVideo.writer(path: partial, width: grey.width, height: grey.height, frameRate: rate,
+                                                      source: job.source, preset: preset, bound: quantisation.bound)
+                    }
+                    try writer!.write(q.x + q.y)
+                }
+                previous = grey
+                return true
+            }
+            guard let writer, let first = previous else {
+                try? FileManager.default.removeItem(atPath: partial)
+                return .failed("\(frames) frame(s) decoded; flow needs at least 2"
+                               + (warnings.isEmpty ? "" : " (\(warnings.map(\.message).joined(separator: "; ")))"))
+            }
+            try writer.finish()
+            let record = FlowVideo.Record(source: job.source, sourceFrames: frames, flowFrames: frames - 1,
+                                          width: first.width, height: first.height, preset: preset, parameters: parameters,
+                                          bound: quantisation.bound, shortSide: shortSide, bytes: 0,
+                                          decodeWarnings: warnings.map(\.message))
+            try FlowVideo.complete(base: job.output, partial: partial, record: record)
+            return .extracted(pairs: frames - 1, seconds: Date().timeIntervalSince(start), warnings: warnings.map(\.message))
         } catch {
+            try? FileManager.default.removeItem(atPath: FlowVideo.videoPath(job.output) + ".partial")
             return .failed("\(error)")
         }
     }

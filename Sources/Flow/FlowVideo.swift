@@ -39,15 +39,15 @@ public enum FlowVideo {
         return record
     }
 
-    /// Writes the quantised frames and then the record.
-    static func write(base: String, frames: [(x: [UInt8], y: [UInt8])], width: Int, height: Int,
-                      frameRate: Fraction, record: Record) throws {
-        let partial = videoPath(base) + ".partial"
-        let writer = try VideoWriter(path: partial, width: width, height: 2 * height, frameRate: frameRate, codec: .ffv1,
-                                     input: .gray8, metadata: ["vipbench_flow": format, "source": record.source,
-                                                               "preset": record.preset, "bound": "\(record.bound)"])
-        for f in frames { try writer.write(f.x + f.y) }
-        try writer.finish()
+    /// A writer for a flow video's frames (x above y, W x 2H grey), tagged with its source.
+    static func writer(path: String, width: Int, height: Int, frameRate: Fraction, source: String, preset: String,
+                       bound: Float) throws -> VideoWriter {
+        try VideoWriter(path: path, width: width, height: 2 * height, frameRate: frameRate, codec: .ffv1, input: .gray8,
+                        metadata: ["vipbench_flow": format, "source": source, "preset": preset, "bound": "\(bound)"])
+    }
+
+    /// Moves the finished `partial` .mkv into place, then writes the record (with its size).
+    static func complete(base: String, partial: String, record: Record) throws {
         let fm = FileManager.default
         try? fm.removeItem(atPath: videoPath(base))
         try fm.moveItem(atPath: partial, toPath: videoPath(base))
@@ -56,6 +56,17 @@ public enum FlowVideo {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(r).write(to: URL(fileURLWithPath: recordPath(base)), options: .atomic)
+    }
+
+    /// Writes quantised frames and then the record (tests and small tools; extraction streams).
+    static func write(base: String, frames: [(x: [UInt8], y: [UInt8])], width: Int, height: Int,
+                      frameRate: Fraction, record: Record) throws {
+        let partial = videoPath(base) + ".partial"
+        let w = try writer(path: partial, width: width, height: height, frameRate: frameRate, source: record.source,
+                           preset: record.preset, bound: record.bound)
+        for f in frames { try w.write(f.x + f.y) }
+        try w.finish()
+        try complete(base: base, partial: partial, record: record)
     }
 
     /// The quantised frames of a flow video (x and y planes, each width x height).
