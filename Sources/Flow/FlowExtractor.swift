@@ -82,6 +82,10 @@ public struct FlowExtractor {
                 let grey = Plane.luma(rgb: f.pixels, width: f.width, height: f.height)
                 frames += 1
                 if let previous {
+                    guard previous.width == grey.width && previous.height == grey.height else {
+                        throw FlowError(path: job.source, message: "frame \(frames - 1) is \(grey.width)x\(grey.height), "
+                                        + "the frames before it \(previous.width)x\(previous.height) (the size changes mid-stream)")
+                    }
                     let q = quantisation.quantise(solver.flow(from: previous, to: grey))
                     if writer == nil {
                         writer = try FlowVideo.writer(path: partial, width: grey.width, height: grey.height, frameRate: rate,
