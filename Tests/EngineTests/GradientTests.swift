@@ -57,6 +57,7 @@ final class GradientTests: XCTestCase {
             ([1, 3, 2, 4, 4], [5, 3, 1, 1, 1], [1, 2, 2], .zero, [1, 1, 1], 1),  // strided shortcut
             ([2, 3, 2, 3, 3], [4, 3, 1, 1, 1], [1, 1, 1], .zero, [1, 1, 1], 1),  // pointwise
             ([1, 2, 3, 4, 4], [2, 2, 3, 3, 3], [1, 1, 1], .symmetric([2, 1, 1]), [2, 1, 1], 1),  // temporal dilation (TCLR)
+            ([1, 2, 2, 3, 3], [2, 2, 1, 2, 3], [1, 1, 2], .symmetric([0, 1, 4]), [1, 1, 3], 1),  // taps past the input in W
         ]
         for (i, c) in cases.enumerated() {
             let x = randomTensor(c.x, seed: UInt64(20 + i)), w = randomTensor(c.w, seed: UInt64(40 + i))

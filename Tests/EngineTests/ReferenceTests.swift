@@ -41,6 +41,8 @@ final class ReferenceTests: XCTestCase {
             ([2, 5, 3, 6, 6], [7, 5, 1, 1, 1], [2, 2, 2], .zero, [1, 1, 1], 1),
             ([1, 8, 3, 5, 5], [4, 8, 1, 1, 1], [1, 1, 1], .zero, [1, 1, 1], 1),
             ([1, 2, 8, 6, 6], [3, 2, 3, 3, 3], [1, 1, 1], .symmetric([2, 1, 1]), [2, 1, 1], 1),
+            // Wide padding and dilation in W: some taps miss the input for every output column.
+            ([1, 2, 3, 4, 3], [3, 2, 1, 2, 3], [1, 1, 2], .symmetric([0, 1, 4]), [1, 1, 3], 1),
         ]
         for (i, c) in cases.enumerated() {
             let x = randomTensor(c.x, seed: UInt64(200 + i)), w = randomTensor(c.w, seed: UInt64(220 + i))

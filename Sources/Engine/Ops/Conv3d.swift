@@ -194,19 +194,28 @@ struct ConvPlan {
                     } else {
                         let src = plane + (it * H + ih) * W
                         let iw0 = -pW + e * dW
-                        if sW == 1 && iw0 >= 0 && iw0 + Wo <= W {
-                            (dst + k).update(from: src + iw0, count: Wo)
+                        // Outputs whose tap falls in the padding get 0; the rest copy, branch-free.
+                        let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
+                        for j in 0..<lo { dst[k + j] = 0 }
+                        if sW == 1 {
+                            if hi > lo { (dst + k + lo).update(from: src + iw0 + lo, count: hi - lo) }
                         } else {
-                            for ow in 0..<Wo {
-                                let iw = ow * sW + iw0
-                                dst[k + ow] = iw >= 0 && iw < W ? src[iw] : 0
-                            }
+                            for ow in lo..<hi { dst[k + ow] = src[ow * sW + iw0] }
                         }
+                        for j in max(hi, lo)..<Wo { dst[k + j] = 0 }
                     }
                     k += Wo
                 }
             }
         }
+    }
+
+    /// The outputs [lo, hi) of a row whose input column ow * stride + iw0 lies inside 0..<W.
+    @inline(__always)
+    static func inside(_ iw0: Int, _ stride: Int, _ W: Int, _ Wo: Int) -> (Int, Int) {
+        let lo = iw0 >= 0 ? 0 : min(Wo, (-iw0 + stride - 1) / stride)
+        let hi = W - 1 - iw0 < 0 ? 0 : min(Wo, (W - 1 - iw0) / stride + 1)
+        return (lo, hi)
     }
 
     /// Scatters `col` back (adding) into the input gradient of one sample and group.
@@ -233,10 +242,8 @@ struct ConvPlan {
                         if it >= 0 && it < T && ih >= 0 && ih < H {
                             let dst = plane + (it * H + ih) * W
                             let iw0 = -pW + e * dW
-                            for ow in 0..<Wo {
-                                let iw = ow * sW + iw0
-                                if iw >= 0 && iw < W { dst[iw] += src[k + ow] }
-                            }
+                            let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
+                            for ow in lo..<max(hi, lo) { dst[ow * sW + iw0] += src[k + ow] }
                         }
                         k += Wo
                     }
