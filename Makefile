@@ -10,10 +10,14 @@ DATA       ?= data/motion
 FLOW       ?= data/motion-flow
 DEB_PACKAGES := libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
                 libsqlite3-dev gnuplot-nox ffmpeg pkg-config
-# Idle OpenBLAS threads sleep at once instead of spinning against the engine's own loops (the
-# tool sets this itself; the test runner needs it from here).
+# Native-library settings the tool sets for itself (Sources/Harness/ProcessTuning.swift); the test
+# runner gets them from here. Idle OpenBLAS threads sleep at once instead of spinning against the
+# engine's own loops; large tensors are reused from malloc's heap instead of fresh mmaps.
 OPENBLAS_THREAD_TIMEOUT ?= 4
-export OPENBLAS_THREAD_TIMEOUT
+MALLOC_MMAP_MAX_ ?= 0
+MALLOC_TRIM_THRESHOLD_ ?= 17179869184
+MALLOC_ARENA_MAX ?= 1
+export OPENBLAS_THREAD_TIMEOUT MALLOC_MMAP_MAX_ MALLOC_TRIM_THRESHOLD_ MALLOC_ARENA_MAX
 # Tests are built optimised: numeric kernels in plain Swift run ~40x slower in a debug build.
 TEST_FLAGS ?= -c $(CONFIG) -Xswiftc -enable-testing
 

@@ -45,6 +45,7 @@ public enum DataBenchmarks {
                             + extra + ["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-y", "/dev/null"]
                         p.standardOutput = FileHandle.nullDevice
                         p.standardError = FileHandle.nullDevice
+                        p.environment = ProcessTuning.untunedEnvironment
                         let t0 = Timing.now()
                         try p.run(); p.waitUntilExit()
                         t.append(Timing.now() - t0)

@@ -122,6 +122,7 @@ public enum FlowBenchmark {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
         p.arguments = ["-c", script, a, b, flo]
+        p.environment = ProcessTuning.untunedEnvironment
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

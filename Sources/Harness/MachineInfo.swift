@@ -44,7 +44,7 @@ public struct MachineInfo: Codable, Sendable {
             cpu: cpuInfo(),
             blas: BLASInfo(library: "OpenBLAS",
                            configuration: BLAS.configuration
-                               + (ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"].map { " OPENBLAS_THREAD_TIMEOUT=\($0)" } ?? ""),
+                               + (ProcessTuning.inEffect.isEmpty ? "" : "; process tuning: " + ProcessTuning.inEffect),
                            core: BLAS.coreName, threads: BLAS.threads),
             ffmpeg: FFmpegLibraries.linked,
             sqlite: SQLiteInfo(version: SQLiteDatabase.libraryVersion),

@@ -17,9 +17,11 @@ final class CLITests: XCTestCase {
         let blas = try XCTUnwrap(object["blas"] as? [String: Any])
         XCTAssertTrue((blas["configuration"] as? String)?.contains("OpenBLAS") == true)
         XCTAssertGreaterThanOrEqual(blas["threads"] as? Int ?? 0, 1)
-        // The tool sets OpenBLAS's idle-thread timeout and runs itself again when it is unset.
+        // The tool sets the native libraries' settings and runs itself again when they are unset.
         var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "OPENBLAS_THREAD_TIMEOUT")
+        for name in ["OPENBLAS_THREAD_TIMEOUT", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX"] {
+            env.removeValue(forKey: name)
+        }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try CLI.binary())
         p.arguments = ["env", "--json"]
@@ -32,7 +34,8 @@ final class CLITests: XCTestCase {
         p.waitUntilExit()
         let reexec = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         let config = (reexec["blas"] as? [String: Any])?["configuration"] as? String ?? ""
-        XCTAssertTrue(config.contains("OPENBLAS_THREAD_TIMEOUT=4"), config)
+        XCTAssertTrue(config.contains("OPENBLAS_THREAD_TIMEOUT=4") && config.contains("MALLOC_MMAP_MAX_=0")
+                      && config.contains("MALLOC_ARENA_MAX=1"), config)
         let cpu = try XCTUnwrap(object["cpu"] as? [String: Any])
         XCTAssertEqual(cpu["cores"] as? Int, ProcessInfo.processInfo.activeProcessorCount)
         let ffmpeg = try XCTUnwrap(object["ffmpeg"] as? [String: Any])
