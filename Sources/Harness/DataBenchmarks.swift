@@ -18,8 +18,7 @@ public enum DataBenchmarks {
     /// `ffmpeg -threads 1 -filter_threads 1 -i F -map 0:v:0 -f rawvideo -pix_fmt rgb24` to /dev/null
     /// (minus a one-frame run of the same command: its start-up). Medians of `repeats` runs each.
     public static func decode(files: [String], repeats: Int = 3, progress: (DecodeLine) -> Void = { _ in }) throws -> [DecodeLine] {
-        let ffmpeg = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
-            .map { "\($0)/ffmpeg" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        let ffmpeg = findExecutable("ffmpeg")
         var lines: [DecodeLine] = []
         for file in files {
             let reader = try VideoReader(path: file)

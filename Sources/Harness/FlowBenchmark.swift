@@ -89,8 +89,7 @@ public enum FlowBenchmark {
 
     static func findPython() -> String? {
         if let p = ProcessInfo.processInfo.environment["VIPBENCH_PYTHON"] { return p }
-        return (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
-            .map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        return findExecutable("python3")
     }
 
     static func writePGM(_ p: Plane, _ path: String) throws {

@@ -115,11 +115,15 @@ public struct MachineInfo: Codable, Sendable {
     }
 }
 
+/// The path of an executable found on PATH, or nil.
+func findExecutable(_ program: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
 /// Runs a program found on PATH and returns its standard output, or nil if it failed or is absent.
 func shell(_ program: String, _ arguments: [String]) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    guard let exe = path.split(separator: ":").map({ "\($0)/\(program)" })
-        .first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+    guard let exe = findExecutable(program) else { return nil }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = arguments
