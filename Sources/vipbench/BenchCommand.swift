@@ -33,10 +33,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Minimum seconds of repeats per figure.")
         var seconds: Double = 0.6
 
-        @Flag(help: "Do not record the figures in the results store.")
-        var noRecord = false
-
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var recording: BenchRecording
 
         func validate() throws {
             guard !threads.isEmpty, threads.allSatisfy({ $0 >= 1 && $0 <= 256 }) else {
@@ -46,7 +43,6 @@ struct BenchCommand: ParsableCommand {
         }
 
         func run() throws {
-            let db = noRecord ? nil : try ResultsStore(path: ResultsStore.resolvePath(store.db))
             if !json {
                 print("shape                            threads   GFLOP/s   median ms   ratio to 1024^3")
             }
@@ -66,13 +62,30 @@ struct BenchCommand: ParsableCommand {
                     fflush(stdout)
                 }
             }
-            if let db {
-                _ = try withRun(store: db, configuration: "bench:gemm", profile: "micro") { run in
-                    try db.record(benchmarks: GemmBenchmark.records(measure()), run: run)
-                }
-            } else {
-                _ = measure()
+            _ = try recording.run(configuration: "bench:gemm", measure) { db, results, run in
+                try db.record(benchmarks: GemmBenchmark.records(results), run: run)
             }
+        }
+    }
+}
+
+/// `--no-record` and `--db`, shared by the benchmarks, and the one way they record: the store is
+/// opened before measuring (a bad database fails at once), and the figures go into a run of it.
+struct BenchRecording: ParsableArguments {
+    @Flag(help: "Do not record the figures in the results store.")
+    var noRecord = false
+
+    @OptionGroup var store: StoreOptions
+
+    /// `measure`'s result, measured inside a run of the store unless --no-record; `save` records it.
+    func run<T>(configuration: String, profile: String = "micro", _ measure: () throws -> T,
+                save: (ResultsStore, T, Int64) throws -> Void) throws -> T {
+        if noRecord { return try measure() }
+        let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
+        return try withRun(store: db, configuration: configuration, profile: profile) { run in
+            let result = try measure()
+            try save(db, result, run)
+            return result
         }
     }
 }
@@ -99,13 +112,9 @@ struct EngineBench: ParsableCommand {
     @Option(help: "Minimum seconds of repeats per figure.")
     var seconds: Double = 0.5
 
-    @Flag(help: "Do not record the figures in the results store.")
-    var noRecord = false
-
-    @OptionGroup var store: StoreOptions
+    @OptionGroup var recording: BenchRecording
 
     func run() throws {
-        let db = noRecord ? nil : try ResultsStore(path: ResultsStore.resolvePath(store.db))
         if !json { print("name".padding(toLength: 58, withPad: " ", startingAt: 0) + "  GFLOP/s  ratio to gemm   median ms") }
         let measure = {
             EngineBenchmark.run(minimumSeconds: seconds) { l in
@@ -118,15 +127,8 @@ struct EngineBench: ParsableCommand {
                 fflush(stdout)
             }
         }
-        let report: EngineBenchmark.Report
-        if let db {
-            report = try withRun(store: db, configuration: "bench:engine", profile: "micro") { run in
-                let r = measure()
-                try db.record(benchmarks: EngineBenchmark.records(r), run: run)
-                return r
-            }
-        } else {
-            report = measure()
+        let report = try recording.run(configuration: "bench:engine", measure) { db, r, run in
+            try db.record(benchmarks: EngineBenchmark.records(r), run: run)
         }
         let peak = report.r3d18InferencePeakBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
         if json {
@@ -157,10 +159,7 @@ struct Decode: ParsableCommand {
     @Flag(help: "Print one JSON object per line.")
     var json = false
 
-    @Flag(help: "Do not record the figures in the results store.")
-    var noRecord = false
-
-    @OptionGroup var store: StoreOptions
+    @OptionGroup var recording: BenchRecording
 
     func run() throws {
         var list = files
@@ -181,10 +180,7 @@ struct Decode: ParsableCommand {
                 fflush(stdout)
             }
         }
-        if noRecord { _ = try measure(); return }
-        let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
-        try withRun(store: db, configuration: "bench:decode", profile: "micro") { run in
-            let lines = try measure()
+        _ = try recording.run(configuration: "bench:decode", measure) { db, lines, run in
             try db.record(benchmarks: lines.map {
                 BenchmarkRecord(name: "decode \(($0.file as NSString).lastPathComponent)", threads: 1, value: $0.vipbenchFPS,
                                 unit: "frames/s", baseline: "ffmpeg command", ratio: $0.ratio)
@@ -254,26 +250,15 @@ struct ModelBench: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Flag(help: "Do not record the figures in the results store.")
-    var noRecord = false
-
-    @OptionGroup var store: StoreOptions
+    @OptionGroup var recording: BenchRecording
 
     func run() throws {
         guard let entry = ModelZoo.entry(name) else { throw ValidationError("unknown model '\(name)'") }
         let shape = try clipShape(input, default: entry.defaultInput)
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
         let measure = { try ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width, minimumSeconds: seconds) }
-        let r: ModelBenchmark.Result
-        if noRecord {
-            r = try measure()
-        } else {
-            let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
-            r = try withRun(store: db, configuration: "bench:model:\(name)", profile: width == 1 ? "full" : "width-\(width)") { run in
-                let r = try measure()
-                try db.record(performance: [ModelBenchmark.record(r)], run: run)
-                return r
-            }
+        let r = try recording.run(configuration: "bench:model:\(name)", profile: width == 1 ? "full" : "width-\(width)", measure) { db, r, run in
+            try db.record(performance: [ModelBenchmark.record(r)], run: run)
         }
         let peak = r.peakResidentBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
         if json {
@@ -310,10 +295,7 @@ struct FlowBench: ParsableCommand {
     @Flag(help: "Print one JSON object per line.")
     var json = false
 
-    @Flag(help: "Do not record the figures in the results store.")
-    var noRecord = false
-
-    @OptionGroup var store: StoreOptions
+    @OptionGroup var recording: BenchRecording
 
     func run() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -340,10 +322,8 @@ struct FlowBench: ParsableCommand {
                 fflush(stdout)
             }
         }
-        if noRecord { _ = try measure(); return }
-        let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
-        try withRun(store: db, configuration: "bench:flow", profile: "micro") { run in
-            try db.record(benchmarks: FlowBenchmark.records(try measure()), run: run)
+        _ = try recording.run(configuration: "bench:flow", measure) { db, lines, run in
+            try db.record(benchmarks: FlowBenchmark.records(lines), run: run)
         }
     }
 }

@@ -28,13 +28,16 @@ enum CLI {
         var stderr: String
     }
 
-    static func start(_ arguments: [String], environment: [String: String] = [:],
+    /// Starts the tool with this process's environment, less VIPBENCH_DB and `unsetting`, plus
+    /// `environment`.
+    static func start(_ arguments: [String], environment: [String: String] = [:], unsetting: [String] = [],
                       directory: String? = nil) throws -> (Process, Pipe, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try binary())
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "VIPBENCH_DB")
+        for name in unsetting { env.removeValue(forKey: name) }
         for (k, v) in environment { env[k] = v }
         p.environment = env
         p.currentDirectoryURL = URL(fileURLWithPath: directory ?? packageRoot)
@@ -47,9 +50,9 @@ enum CLI {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], environment: [String: String] = [:],
+    static func run(_ arguments: [String], environment: [String: String] = [:], unsetting: [String] = [],
                     directory: String? = nil) throws -> Result {
-        let (p, out, err) = try start(arguments, environment: environment, directory: directory)
+        let (p, out, err) = try start(arguments, environment: environment, unsetting: unsetting, directory: directory)
         final class Box: @unchecked Sendable { var data = Data() }
         let errBox = Box()
         let done = DispatchSemaphore(value: 0)

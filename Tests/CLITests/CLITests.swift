@@ -18,20 +18,9 @@ final class CLITests: XCTestCase {
         XCTAssertTrue((blas["configuration"] as? String)?.contains("OpenBLAS") == true)
         XCTAssertGreaterThanOrEqual(blas["threads"] as? Int ?? 0, 1)
         // The tool sets the native libraries' settings and runs itself again when they are unset.
-        var env = ProcessInfo.processInfo.environment
-        for name in ["OPENBLAS_THREAD_TIMEOUT", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX"] {
-            env.removeValue(forKey: name)
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try CLI.binary())
-        p.arguments = ["env", "--json"]
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
+        let untuned = try CLI.run(["env", "--json"], unsetting: ["OPENBLAS_THREAD_TIMEOUT", "MALLOC_MMAP_MAX_",
+                                                                 "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX"])
+        let data = Data(untuned.stdout.utf8)
         let reexec = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         let config = (reexec["blas"] as? [String: Any])?["configuration"] as? String ?? ""
         XCTAssertTrue(config.contains("OPENBLAS_THREAD_TIMEOUT=4") && config.contains("MALLOC_MMAP_MAX_=0")
