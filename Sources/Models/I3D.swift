@@ -25,9 +25,8 @@ public final class I3D: Module, Layer, ShapeTraceable {
     public let Mixed_4e: InceptionModule, Mixed_4f: InceptionModule
     public let Mixed_5b: InceptionModule, Mixed_5c: InceptionModule
     public let logits: Unit3D
-    public let dropout: Float
-    /// Draws the dropout masks: one generator for the module's life, so each step gets a new mask.
-    private var dropoutGenerator: SeededGenerator
+    /// Dropout before the logits (no weights; it owns its mask generator, so each step gets a new mask).
+    public let dropout: Dropout
 
     public init(inputChannels: Int = 3, classes: Int = 400, width: Double = 1, dropout: Float = 0.5,
                 generator g: inout SeededGenerator) {
@@ -46,8 +45,7 @@ public final class I3D: Module, Layer, ShapeTraceable {
         Mixed_5b = mixed(Mixed_4f.outChannels, [256, 160, 320, 32, 128, 128])
         Mixed_5c = mixed(Mixed_5b.outChannels, [384, 192, 384, 48, 128, 128])
         logits = Unit3D(Mixed_5c.outChannels, classes, kernel: [1, 1, 1], batchNorm: false, activation: false, bias: true, generator: &g)
-        self.dropout = dropout
-        dropoutGenerator = g.derived("I3D dropout")
+        self.dropout = Dropout(dropout, generator: g.derived("I3D dropout"))
     }
 
     /// The max-pools between stages (TF SAME padding).
@@ -80,7 +78,7 @@ public final class I3D: Module, Layer, ShapeTraceable {
             }
         }
         let pooled = h.avgPool3d(kernel: [min(2, h.shape[2]), min(7, h.shape[3]), min(7, h.shape[4])], stride: [1, 1, 1])
-        let dropped = pooled.dropout(dropout, training: training, generator: &dropoutGenerator)
+        let dropped = dropout(pooled)
         return logits(dropped).mean(axes: [2, 3, 4])
     }
 
