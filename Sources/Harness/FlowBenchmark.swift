@@ -25,24 +25,13 @@ public enum FlowBenchmark {
     /// The benchmark pair: a band-limited texture, the second frame rotated by 2 degrees about the
     /// centre and shifted by (1.3, -0.7) pixels, rounded to 8 bits.
     public static func pair(size: Int) -> (Plane, Plane) {
-        var waves: [(Double, Double, Double, Double)] = []
-        var s: UInt64 = 2021
-        func next() -> Double { s = s &* 6364136223846793005 &+ 1442695040888963407; return Double(s >> 11) / Double(1 << 53) }
-        for _ in 0..<12 {
-            let period = 7 + 33 * next(), angle = 2 * Double.pi * next()
-            waves.append((cos(angle) * 2 * .pi / period, sin(angle) * 2 * .pi / period, 2 * .pi * next(), 12 + 8 * next()))
-        }
-        func texture(_ x: Double, _ y: Double) -> Double {
-            128 + 0.5 * waves.reduce(0) { $0 + $1.3 * sin($1.0 * x + $1.1 * y + $1.2) }
-        }
+        let texture = SyntheticTexture(seed: 2021)
         let c = Double(size - 1) / 2, a = 2 * Double.pi / 180
-        var p0 = Plane(width: size, height: size), p1 = p0
-        for y in 0..<size { for x in 0..<size {
-            let (fx, fy) = (Double(x), Double(y))
-            p0[x, y] = Float(max(0, min(255, texture(fx, fy).rounded())))
-            let (px, py) = (fx - 1.3 - c, fy + 0.7 - c)
-            p1[x, y] = Float(max(0, min(255, texture(c + cos(a) * px + sin(a) * py, c - sin(a) * px + cos(a) * py).rounded())))
-        } }
+        let p0 = SyntheticTexture.render(size, size) { texture($0, $1) }
+        let p1 = SyntheticTexture.render(size, size) { x, y in
+            let (px, py) = (x - 1.3 - c, y + 0.7 - c)
+            return texture(c + cos(a) * px + sin(a) * py, c - sin(a) * px + cos(a) * py)
+        }
         return (p0, p1)
     }
 
