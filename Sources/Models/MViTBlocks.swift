@@ -107,7 +107,7 @@ public final class MultiscaleAttention: Module {
 
 /// One MViT block (torchvision's MultiscaleBlock, v1 settings):
 /// x = pool_skip(x) + drop(attn(norm1(x))); x = project(norm2(x)) or x, + drop(mlp(norm2(x))).
-public final class MultiscaleBlock: Module {
+public final class MultiscaleBlock: Module, Stochastic {
     public let pool_skip: AttentionPool?
     public let norm1: LayerNorm
     public let norm2: LayerNorm
@@ -133,6 +133,8 @@ public final class MultiscaleBlock: Module {
         self.stochasticDepth = stochasticDepth
         dropGenerator = g.derived("MViT stochastic depth")
     }
+
+    public func reseed(_ generator: SeededGenerator) { dropGenerator = generator }
 
     func callAsFunction(_ x: Tensor, thw: [Int]) -> (Tensor, [Int]) {
         let (n, l, c) = (x.shape[0], x.shape[1], x.shape[2])

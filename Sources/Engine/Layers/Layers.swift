@@ -134,8 +134,8 @@ public final class GELU: Module, Layer {
 
 /// Inverted dropout as a layer: no weights, but it holds its place in a `Sequential` so that the
 /// indices of the layers after it match PyTorch's (`mlp.3`, `head.1`). Owns its mask generator,
-/// so every training step draws a new mask.
-public final class Dropout: Module, Layer {
+/// so every training step draws a new mask; a training loop reseeds it per step (`Stochastic`).
+public final class Dropout: Module, Layer, Stochastic {
     public let p: Float
     private var generator: SeededGenerator
 
@@ -145,6 +145,8 @@ public final class Dropout: Module, Layer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { x.dropout(p, training: training, generator: &generator) }
+
+    public func reseed(_ generator: SeededGenerator) { self.generator = generator }
 }
 
 extension Dropout: ShapeTraceable {

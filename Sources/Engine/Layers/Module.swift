@@ -103,3 +103,29 @@ public final class Sequential: Module, Layer {
         layers.reduce(x) { ($1 as! any Layer)($0) }
     }
 }
+
+/// A module that draws random numbers while training (dropout masks, dropped paths). Its generator
+/// is state a checkpoint does not hold, so a training loop reseeds every such module before each
+/// step from (seed, step, module name): a resumed run then draws exactly what an uninterrupted one
+/// would.
+public protocol Stochastic: AnyObject {
+    func reseed(_ generator: SeededGenerator)
+}
+
+extension Module {
+    /// This module and every module below it, depth first, with dotted names ("" for self).
+    public func namedModules(prefix: String = "") -> [(String, Module)] {
+        var out: [(String, Module)] = [(prefix, self)]
+        for (name, child) in namedChildren {
+            out += child.namedModules(prefix: prefix.isEmpty ? name : prefix + "." + name)
+        }
+        return out
+    }
+
+    /// Gives every `Stochastic` module below this one a generator derived from `base` and its name.
+    public func reseedStochasticModules(_ base: SeededGenerator) {
+        for (name, m) in namedModules() {
+            if let s = m as? Stochastic { s.reseed(base.derived("module/" + name)) }
+        }
+    }
+}
