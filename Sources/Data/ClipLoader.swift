@@ -55,6 +55,11 @@ public enum Modality: Equatable, Sendable {
 public struct ClipSampler: Sendable {
     public enum Mode: Sendable {
         case train(AugmentationConfig)
+        /// TCLR's pretraining clips: one global clip (`clip`, 16x4 in the report) and `localClips`
+        /// clips of `clip.frames` consecutive frames spread over its span (local clip j starts at
+        /// the global clip's frame j x frames / localClips: 16 j in the report), each augmented twice
+        /// independently. Views: global aug 0, global aug 1, then local j aug 0, local j aug 1.
+        case tclr(AugmentationConfig, localClips: Int)
         /// `crops` x `clips` views: spatial crops of `size` after resizing the short side to `size`.
         case test(crops: Int, clips: Int, rule: TestSamplingRule, cropRule: CropRule, size: Int)
     }
@@ -66,6 +71,8 @@ public struct ClipSampler: Sendable {
     public var overflow: OverflowPolicy = .loop
     public var normalisation: Normalisation = .unit
     public var modality: Modality = .rgb
+    /// Repeated augmentation (training): this many independently augmented copies of one clip.
+    public var augmentedCopies = 1
 
     public init(clip: ClipSpec, shortSide: Int, mode: Mode, overflow: OverflowPolicy = .loop, normalisation: Normalisation = .unit,
                 modality: Modality = .rgb) {
@@ -76,14 +83,17 @@ public struct ClipSampler: Sendable {
     /// Values per view: C x T x H x W.
     public var viewShape: [Int] {
         switch mode {
-        case .train(let a): return [modality.channels, clip.frames, a.outputSize, a.outputSize]
+        case .train(let a), .tclr(let a, _): return [modality.channels, clip.frames, a.outputSize, a.outputSize]
         case .test(_, _, _, _, let s): return [modality.channels, clip.frames, s, s]
         }
     }
 
     public var viewsPerVideo: Int {
-        if case .test(let c, let t, _, _, _) = mode { return c * t }
-        return 1
+        switch mode {
+        case .test(let c, let t, _, _, _): return c * t
+        case .tclr(_, let local): return 2 * (1 + local)
+        case .train: return augmentedCopies
+        }
     }
 
     /// Decodes (or takes from the cache) a whole video at `shortSide`: RGB24 frames, or for flow
@@ -132,8 +142,33 @@ public struct ClipSampler: Sendable {
         case .train(var config):
             if modality != .rgb { config.flowXChannel = 0 }  // a flip negates x
             let start = clip.randomStart(frameCount: n, generator: &g)
-            let aug = Augmentation.draw(config, width: video.width, height: video.height, generator: &g)
-            return aug.apply(clipPixels(start: start), config: config).tensorLayout(normalisation)
+            let pixels = clipPixels(start: start)
+            var out: [Float] = []
+            for _ in 0..<augmentedCopies {
+                let aug = Augmentation.draw(config, width: video.width, height: video.height, generator: &g)
+                out += aug.apply(pixels, config: config).tensorLayout(normalisation)
+            }
+            return out
+        case .tclr(var config, let local):
+            if modality != .rgb { config.flowXChannel = 0 }
+            let start = clip.randomStart(frameCount: n, generator: &g)
+            let localSpec = ClipSpec(frames: clip.frames, skip: 1)
+            var clips = [clipPixels(start: start)]
+            for j in 0..<local {
+                // Local clip j lines up with the global clip's frame j x frames / local (TCLR: start + 16 j).
+                let idx = localSpec.indices(start: start + j * clip.skip * clip.frames / local, frameCount: n, policy: overflow)
+                clips.append(modality != .rgb
+                    ? ClipPixels(flowFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height)
+                    : ClipPixels(rgbFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height))
+            }
+            var out: [Float] = []
+            for pixels in clips {
+                for _ in 0..<2 {
+                    let aug = Augmentation.draw(config, width: video.width, height: video.height, generator: &g)
+                    out += aug.apply(pixels, config: config).tensorLayout(normalisation)
+                }
+            }
+            return out
         case .test(let crops, let clips, let rule, let cropRule, let size):
             var out: [Float] = []
             for start in rule.starts(frameCount: n, clip: clip, clips: clips) {
@@ -155,6 +190,10 @@ public struct ClipBatch: Sendable {
     public var data: [Float]
     /// Videos of this batch that could not be read, with the reason (they are left out).
     public var failures: [(id: String, reason: String)]
+
+    public init(indices: [Int], labels: [Int?], shape: [Int], data: [Float], failures: [(id: String, reason: String)] = []) {
+        self.indices = indices; self.labels = labels; self.shape = shape; self.data = data; self.failures = failures
+    }
 }
 
 /// Decodes and augments clips on worker threads, a bounded number of batches ahead, and hands
@@ -187,48 +226,83 @@ public final class ClipLoader: @unchecked Sendable {
         return o
     }
 
-    /// The batches of one epoch, produced in the background.
-    public func batches(epoch: Int) -> AnyIterator<ClipBatch> {
-        let order = self.order(epoch: epoch)
-        let batchCount = (order.count + batchSize - 1) / batchSize
-        let per = sampler.viewShape.reduce(1, *) * sampler.viewsPerVideo
-        let state = LoaderState()
-        let window = DispatchSemaphore(value: prefetchBatches * batchSize)
+    /// The batches of one epoch from batch `firstBatch` on (a resumed run skips the batches it
+    /// already trained on without decoding them), produced in the background. Dropping the
+    /// returned sequence (or `cancel()`) stops its workers: an epoch abandoned early leaves no
+    /// thread blocked.
+    public func batches(epoch: Int, from firstBatch: Int = 0) -> EpochBatches {
+        EpochBatches(loader: self, epoch: epoch, firstBatch: firstBatch)
+    }
+
+    /// Batches per epoch.
+    public var batchCount: Int { (dataset.count + batchSize - 1) / batchSize }
+}
+
+/// One epoch's batches, in order; its workers stop when it is cancelled or released.
+public final class EpochBatches: Sequence, IteratorProtocol, @unchecked Sendable {
+    let loader: ClipLoader
+    let order: [Int]
+    let state: LoaderState
+    private var position: Int
+    private let batchCount: Int
+
+    init(loader: ClipLoader, epoch: Int, firstBatch: Int) {
+        self.loader = loader
+        order = loader.order(epoch: epoch)
+        batchCount = (order.count + loader.batchSize - 1) / loader.batchSize
+        position = Swift.min(Swift.max(firstBatch, 0), batchCount)
+        // The prefetch window is a counter in the epoch's state, not a DispatchSemaphore:
+        // libdispatch traps when a semaphore is released below its initial value, which an
+        // epoch abandoned midway would do.
+        state = LoaderState(window: loader.prefetchBatches * loader.batchSize)
+        state.skip(to: position * loader.batchSize)
         // Workers take sample positions in order, and never run more than the prefetch window ahead.
-        for _ in 0..<workers {
-            Thread {
+        for _ in 0..<loader.workers {
+            state.workerStarted()
+            Thread { [order, state, loader] in
+                defer { state.workerFinished() }
                 while true {
-                    window.wait()
-                    guard let pos = state.claim(limit: order.count) else { window.signal(); return }
+                    guard let pos = state.claim(limit: order.count) else { return }
                     let index = order[pos]
-                    let item = self.dataset[index]
-                    var g = SeededGenerator(seed: self.seed).derived("sample/\(epoch)/\(index)")
-                    let result: Result<[Float], Error> = Result { try self.sampler.sample(item, cache: self.cache, generator: &g) }
+                    let item = loader.dataset[index]
+                    var g = SeededGenerator(seed: loader.seed).derived("sample/\(epoch)/\(index)")
+                    let result: Result<[Float], Error> = Result { try loader.sampler.sample(item, cache: loader.cache, generator: &g) }
                     state.deliver(pos, result)
                 }
             }.start()
         }
-        var next = 0
-        return AnyIterator {
-            guard next < batchCount else { return nil }
-            let lo = next * self.batchSize, hi = min(order.count, lo + self.batchSize)
-            next += 1
-            var data: [Float] = []
-            data.reserveCapacity((hi - lo) * per)
-            var indices: [Int] = [], labels: [Int?] = [], failures: [(String, String)] = []
-            for pos in lo..<hi {
-                let r = state.take(pos)
-                window.signal()
-                let item = self.dataset[order[pos]]
-                switch r {
-                case .success(let values): data += values; indices.append(order[pos]); labels.append(item.label)
-                case .failure(let e): failures.append((item.id, "\(e)"))
-                }
+    }
+
+    /// Worker threads of this epoch still running (0 soon after the epoch ends or is cancelled).
+    public var runningWorkers: Int { state.running }
+
+    /// Stops the workers after the samples they are working on; later `next()` calls return nil.
+    public func cancel() {
+        state.cancel()
+    }
+
+    deinit { cancel() }
+
+    public func next() -> ClipBatch? {
+        guard position < batchCount, !state.isCancelled else { return nil }
+        let size = loader.batchSize
+        let per = loader.sampler.viewShape.reduce(1, *) * loader.sampler.viewsPerVideo
+        let lo = position * size, hi = Swift.min(order.count, lo + size)
+        position += 1
+        var data: [Float] = []
+        data.reserveCapacity((hi - lo) * per)
+        var indices: [Int] = [], labels: [Int?] = [], failures: [(String, String)] = []
+        for pos in lo..<hi {
+            let r = state.take(pos)
+            let item = loader.dataset[order[pos]]
+            switch r {
+            case .success(let values): data += values; indices.append(order[pos]); labels.append(item.label)
+            case .failure(let e): failures.append((item.id, "\(e)"))
             }
-            return ClipBatch(indices: indices, labels: labels,
-                             shape: [indices.count, self.sampler.viewsPerVideo] + self.sampler.viewShape,
-                             data: data, failures: failures)
         }
+        return ClipBatch(indices: indices, labels: labels,
+                         shape: [indices.count, loader.sampler.viewsPerVideo] + loader.sampler.viewShape,
+                         data: data, failures: failures)
     }
 }
 
@@ -237,10 +311,34 @@ final class LoaderState: @unchecked Sendable {
     private let condition = NSCondition()
     private var nextPosition = 0
     private var done: [Int: Result<[Float], Error>] = [:]
+    private var cancelled = false
+
+    func skip(to pos: Int) {
+        condition.lock(); nextPosition = max(nextPosition, pos); condition.unlock()
+    }
+
+    /// Samples that may be claimed before the consumer takes more (the prefetch window).
+    private var slots: Int
+
+    init(window: Int) { slots = window }
+
+    /// Marks the epoch cancelled and wakes every waiting worker.
+    func cancel() {
+        condition.lock(); cancelled = true; condition.broadcast(); condition.unlock()
+    }
+
+    private var workers = 0
+    func workerStarted() { condition.lock(); workers += 1; condition.unlock() }
+    func workerFinished() { condition.lock(); workers -= 1; condition.unlock() }
+    var running: Int { condition.lock(); defer { condition.unlock() }; return workers }
+
+    var isCancelled: Bool { condition.lock(); defer { condition.unlock() }; return cancelled }
 
     func claim(limit: Int) -> Int? {
         condition.lock(); defer { condition.unlock() }
-        guard nextPosition < limit else { return nil }
+        while slots == 0 && !cancelled { condition.wait() }
+        guard !cancelled, nextPosition < limit else { return nil }
+        slots -= 1
         nextPosition += 1
         return nextPosition - 1
     }
@@ -255,6 +353,8 @@ final class LoaderState: @unchecked Sendable {
     func take(_ pos: Int) -> Result<[Float], Error> {
         condition.lock(); defer { condition.unlock() }
         while done[pos] == nil { condition.wait() }
+        slots += 1
+        condition.broadcast()
         return done.removeValue(forKey: pos)!
     }
 }

@@ -43,6 +43,8 @@ public struct AugmentationConfig: Equatable, Sendable {
         case randomSquare(low: Double, high: Double)
         /// The centre square of the short side.
         case centre
+        /// A random `size` x `size` window, not resized (torchvision's RandomCrop; the scaled profiles).
+        case randomFixed(size: Int)
     }
 
     public var outputSize: Int
@@ -105,6 +107,9 @@ public struct Augmentation: Equatable, Sendable {
         case .centre:
             let s = min(width, height)
             crop = ((width - s) / 2, (height - s) / 2, s, s)
+        case .randomFixed(let size):
+            let s = min(size, width, height)
+            crop = (g.int(below: width - s + 1), g.int(below: height - s + 1), s, s)
         case .randomSquare(let low, let high):
             let s = max(1, min(min(width, height), Int(Double(min(width, height)) * g.uniform(low, high))))
             crop = (g.int(below: width - s + 1), g.int(below: height - s + 1), s, s)
