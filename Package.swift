@@ -11,6 +11,8 @@
 //   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
 //   CSV <- Annotations (the challenge's clsIdx.csv, label CSVs, corrupt list) <- Evaluation, Data
 //   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
+//   Engine, Models, Data, Safetensors <- Training (optimisers, schedules, losses, loops, checkpoints;
+//              reports through events, knows nothing of SQLite)
 //   Engine, Media, Flow, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
 import PackageDescription
 
@@ -47,9 +49,10 @@ let package = Package(
         .target(name: "Safetensors"),
         .target(name: "Annotations", dependencies: ["CSV"]),
         .target(name: "Evaluation", dependencies: ["Annotations", "CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
+        .target(name: "Training", dependencies: ["Engine", "Models", "Data", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Flow", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
+            "Harness", "Training", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +64,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Models", "Data", "Safetensors"]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,300 @@
+import Data
+import Engine
+import Foundation
+
+/// What a training run reports as it goes; the caller prints, logs or records it.
+public enum TrainingEvent: Sendable {
+    case started(TrainingStart)
+    case step(StepRecord)
+    case epoch(EpochRecord)
+    case checkpoint(path: String, label: String)
+    /// Videos of a batch that could not be read (they are left out; training goes on).
+    case dataFailures(epoch: Int, batch: Int, failures: [String])
+}
+
+public struct TrainingStart: Codable, Sendable {
+    public var configurationHash: String
+    public var epochs: Int
+    public var stepsPerEpoch: Int
+    public var trainingVideos: Int
+    public var validationVideos: Int
+    /// Where a resumed run goes on from (epoch, batch, step), nil for a fresh start.
+    public var resumedFrom: [Int]?
+    public var parameters: Int
+}
+
+public struct StepRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var batch: Int
+    public var batches: Int
+    public var step: Int
+    public var loss: Double
+    public var lr: Double
+    public var clips: Int
+    public var seconds: Double
+    public var clipsPerSecond: Double { seconds > 0 ? Double(clips) / seconds : 0 }
+}
+
+public struct ValidationResult: Codable, Sendable, Equatable {
+    public var top1: Double
+    public var top5: Double
+    public var loss: Double
+    public var videos: Int
+}
+
+public struct EpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var step: Int
+    public var meanLoss: Double
+    public var lr: Double
+    public var clipsPerSecond: Double
+    public var seconds: Double
+    public var validation: ValidationResult?
+    public var isBest: Bool
+}
+
+public struct TrainingSummary: Codable, Sendable, Equatable {
+    public var configurationHash: String
+    public var epochs: Int
+    public var steps: Int
+    public var lastLoss: Double?
+    public var bestTop1: Double?
+    public var bestEpoch: Int?
+    public var lastTop1: Double?
+    public var latestCheckpoint: String
+    public var bestCheckpoint: String?
+    public var stoppedEarly: Bool
+}
+
+/// A network and how a batch becomes its loss.
+public enum TrainableNetwork {
+    /// A classifier: logits from clips.
+    case classifier(Module & Layer)
+    /// TCLR's backbone with its projection head.
+    case tclr(TCLRNetwork)
+
+    public var module: Module {
+        switch self {
+        case .classifier(let m): return m
+        case .tclr(let m): return m
+        }
+    }
+}
+
+/// The files of a run directory.
+public struct RunDirectory: Sendable {
+    public var path: String
+    public init(_ path: String) { self.path = path }
+    public var latest: String { path + "/latest.safetensors" }
+    public var best: String { path + "/best.safetensors" }
+    public var configuration: String { path + "/configuration.json" }
+    public var log: String { path + "/log.jsonl" }
+}
+
+/// Trains `network` on `train`, validating on `validation` (1 view per video), writing `latest`
+/// (and `best` when validation improves) into `directory`. With `resume`, goes on from `latest`
+/// exactly where it stopped: every random draw comes from (seed, epoch, batch), so the weights at
+/// the end are bit-identical to those of an uninterrupted run.
+public func train(_ config: TrainingConfiguration, network: TrainableNetwork, train: ClipLoader, validation: ClipLoader?,
+                  directory: RunDirectory, resume: Bool, commit: String,
+                  events: (TrainingEvent) throws -> Void) throws -> TrainingSummary {
+    try config.validate()
+    let model = network.module
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+    let previousThreads = Parallel.threads
+    Parallel.threads = config.threads
+    defer { Parallel.threads = previousThreads }
+    return try BLAS.withThreads(config.threads) {
+        var optimizer = Optimizer(rule: config.optimizer, groups: config.parameterGroups)
+        var epoch = 0, nextBatch = 0, step = 0
+        var lossSum = 0.0, lossCount = 0
+        var plateau = PlateauState()
+        var bestTop1: Double?, bestEpoch: Int?, lastTop1: Double?
+        var resumedFrom: [Int]?
+        var wroteCheckpoint = false
+        if resume && fm.fileExists(atPath: directory.latest) {
+            let c = try TrainingCheckpoint(contentsOf: directory.latest)
+            if c.configuration.hash != config.hash {
+                let diff = config.differences(from: c.configuration)
+                throw TrainingError.checkpoint(path: directory.latest, message: "was written by a different configuration; "
+                    + (diff.isEmpty ? "hash \(c.configuration.hash) against \(config.hash)" : diff.joined(separator: "; ")))
+            }
+            try c.restore(into: model, path: directory.latest)
+            optimizer.state = c.optimizer
+            epoch = c.epoch; nextBatch = c.nextBatch; step = c.step
+            lossSum = c.epochLossSum; lossCount = c.epochLossCount; plateau = c.plateau
+            bestTop1 = c.bestTop1; bestEpoch = c.bestEpoch; lastTop1 = c.lastTop1
+            resumedFrom = [epoch, nextBatch, step]
+            wroteCheckpoint = true
+        }
+        try Data(config.json.utf8).write(to: URL(fileURLWithPath: directory.configuration))
+        let batches = train.batchCount
+        try events(.started(TrainingStart(configurationHash: config.hash, epochs: config.epochs, stepsPerEpoch: batches,
+                                      trainingVideos: train.dataset.count, validationVideos: validation?.dataset.count ?? 0,
+                                      resumedFrom: resumedFrom, parameters: model.parameterCount)))
+
+        func checkpoint(_ path: String, label: String) throws {
+            try TrainingCheckpoint(configuration: config, epoch: epoch, nextBatch: nextBatch, step: step, epochLossSum: lossSum,
+                                   epochLossCount: lossCount, plateau: plateau, bestTop1: bestTop1, bestEpoch: bestEpoch,
+                                   lastTop1: lastTop1, commit: commit, model: model, optimizer: optimizer.state).write(to: path)
+            wroteCheckpoint = true
+            try events(.checkpoint(path: path, label: label))
+        }
+        func rate(at e: Double) -> Double { config.schedule.rate(epoch: e, plateauDivisions: plateau.divisions) }
+        var stoppedEarly = false
+        var lastLoss: Double?
+        let root = SeededGenerator(seed: config.seed)
+        model.train()
+
+        while epoch < config.epochs {
+            if case .plateau(let rule) = config.schedule.shape, let floor = rule.stopBelow, rate(at: Double(epoch)) < floor {
+                stoppedEarly = true
+                break
+            }
+            let epochStart = Date()
+            var epochClips = 0
+            for batch in train.batches(epoch: epoch, from: nextBatch) {
+                let stepStart = Date()
+                let position = nextBatch
+                if !batch.failures.isEmpty {
+                    try events(.dataFailures(epoch: epoch, batch: position, failures: batch.failures.map { "\($0.id): \($0.reason)" }))
+                }
+                let lr = rate(at: Double(epoch) + Double(position) / Double(max(batches, 1)))
+                let videos = batch.indices.count
+                guard videos > 0 else { nextBatch += 1; continue }
+                var g = root.derived("train/\(epoch)/\(position)")
+                model.reseedStochasticModules(g.derived("modules"))
+                model.zeroGrad()
+                let loss = try stepLoss(config, network: network, batch: batch, generator: &g)
+                guard loss.isFinite else {
+                    throw TrainingError.nonFinite(epoch: epoch, step: step, loss: Float(loss),
+                                                  checkpoint: wroteCheckpoint ? directory.latest : nil)
+                }
+                if let maxNorm = config.gradientClipNorm { clipGradientNorm(model.parameters, maxNorm: maxNorm) }
+                optimizer.step(model.namedParameters(), lr: lr)
+                step += 1; nextBatch += 1
+                lossSum += loss; lossCount += 1; lastLoss = loss
+                let clips = videos * batch.shape[1]
+                epochClips += clips
+                try events(.step(StepRecord(epoch: epoch, batch: position, batches: batches, step: step, loss: loss, lr: lr,
+                                        clips: clips, seconds: Date().timeIntervalSince(stepStart))))
+                if config.checkpointEverySteps > 0 && step % config.checkpointEverySteps == 0 {
+                    try checkpoint(directory.latest, label: "latest")
+                }
+            }
+            let meanLoss = lossCount > 0 ? lossSum / Double(lossCount) : .nan
+            let seconds = Date().timeIntervalSince(epochStart)
+            if case .plateau(let rule) = config.schedule.shape { plateau.observe(epochLoss: meanLoss, rule: rule) }
+            var result: ValidationResult?
+            var isBest = false
+            let last = epoch == config.epochs - 1
+            if let validation, config.validateEvery > 0, (epoch + 1) % config.validateEvery == 0 || last,
+               case .classifier(let classifier) = network {
+                let v = try validate(classifier, loader: validation)
+                result = v
+                lastTop1 = v.top1
+                if bestTop1 == nil || v.top1 > bestTop1! { bestTop1 = v.top1; bestEpoch = epoch; isBest = true }
+            }
+            let record = EpochRecord(epoch: epoch, step: step, meanLoss: meanLoss, lr: rate(at: Double(epoch + 1)),
+                                     clipsPerSecond: seconds > 0 ? Double(epochClips) / seconds : 0, seconds: seconds,
+                                     validation: result, isBest: isBest)
+            epoch += 1; nextBatch = 0; lossSum = 0; lossCount = 0
+            if isBest { try checkpoint(directory.best, label: "best") }
+            try checkpoint(directory.latest, label: "latest")
+            try events(.epoch(record))
+        }
+        return TrainingSummary(configurationHash: config.hash, epochs: epoch, steps: step, lastLoss: lastLoss,
+                               bestTop1: bestTop1, bestEpoch: bestEpoch, lastTop1: lastTop1, latestCheckpoint: directory.latest,
+                               bestCheckpoint: fm.fileExists(atPath: directory.best) ? directory.best : nil,
+                               stoppedEarly: stoppedEarly)
+    }
+}
+
+/// Forward and backward of one batch, split into `accumulate` micro-batches whose gradients add
+/// up to the whole batch's (each micro-batch's mean loss weighted by its share of the clips).
+/// Returns the batch's loss.
+func stepLoss(_ config: TrainingConfiguration, network: TrainableNetwork, batch: ClipBatch,
+              generator g: inout SeededGenerator) throws -> Double {
+    let videos = batch.indices.count
+    let views = batch.shape[1]
+    let viewShape = Array(batch.shape[2...])
+    let perView = viewShape.reduce(1, *)
+    var data = batch.data
+    switch network {
+    case .classifier(let model):
+        // Repeated augmentation: each copy is a clip of its own, with the video's label.
+        var labels: [Int] = []
+        for l in batch.labels {
+            guard let l else { throw TrainingError.data("a training video has no label") }
+            guard (0..<config.classes).contains(l) else { throw TrainingError.data("label \(l) is outside the model's \(config.classes) classes") }
+            labels += Array(repeating: l, count: views)
+        }
+        let clips = videos * views
+        var targets: [Float]
+        if let mix = config.mix {
+            var mg = g.derived("mix")
+            targets = Mixing.apply(mix, batch: &data, shape: [clips] + viewShape, labels: labels, classes: config.classes,
+                                   generator: &mg).targets
+        } else {
+            targets = Mixing.smoothedOneHot(labels, classes: config.classes, smoothing: config.labelSmoothing)
+        }
+        let parts = microBatches(clips, config.accumulate)
+        var total = 0.0
+        for r in parts {
+            let x = Tensor(shape: [r.count] + viewShape, data: Array(data[(r.lowerBound * perView)..<(r.upperBound * perView)]))
+            let t = Tensor(shape: [r.count, config.classes],
+                           data: Array(targets[(r.lowerBound * config.classes)..<(r.upperBound * config.classes)]))
+            let loss = model(x).crossEntropy(softTargets: t) * (Float(r.count) / Float(clips))
+            total += Double(loss.scalar)
+            loss.backward()
+            loss.releaseGraph()
+        }
+        return total
+    case .tclr(let net):
+        // The contrastive terms compare videos within the batch: it is one forward pass.
+        let x = Tensor(shape: [videos, views] + viewShape, data: data)
+        let loss = net.loss(x, temperature: Float(config.tclrTemperature))
+        let value = Double(loss.scalar)
+        loss.backward()
+        loss.releaseGraph()
+        return value
+    }
+}
+
+func microBatches(_ n: Int, _ parts: Int) -> [Range<Int>] {
+    let k = max(1, min(parts, n))
+    return (0..<k).map { i in (i * n / k)..<((i + 1) * n / k) }
+}
+
+/// Video top-1 and top-5 (mean of softmax over the views) and mean cross-entropy, in evaluation
+/// mode; training mode is restored after.
+public func validate(_ model: Module & Layer, loader: ClipLoader) throws -> ValidationResult {
+    model.eval()
+    defer { model.train() }
+    var correct1 = 0, correct5 = 0, n = 0
+    var lossSum = 0.0
+    try Autograd.withoutGradients {
+        for batch in loader.batches(epoch: 0) {
+            let (b, views) = (batch.indices.count, batch.shape[1])
+            guard b > 0 else { continue }
+            let x = Tensor(shape: [b * views] + Array(batch.shape[2...]), data: batch.data)
+            let probs = model(x).softmax()
+            let k = probs.shape[1]
+            for i in 0..<b {
+                guard let label = batch.labels[i] else { continue }
+                guard label < k else { throw TrainingError.data("validation label \(label) is outside the model's \(k) classes") }
+                var p = [Double](repeating: 0, count: k)
+                for v in 0..<views { for c in 0..<k { p[c] += Double(probs.data[(i * views + v) * k + c]) / Double(views) } }
+                let rank = p.enumerated().filter { $0.element > p[label] }.count
+                if rank == 0 { correct1 += 1 }
+                if rank < 5 { correct5 += 1 }
+                lossSum -= Foundation.log(max(p[label], 1e-12))
+                n += 1
+            }
+        }
+    }
+    guard n > 0 else { throw TrainingError.data("the validation set has no labelled video that could be read") }
+    return ValidationResult(top1: Double(correct1) / Double(n), top5: Double(correct5) / Double(n),
+                            loss: lossSum / Double(n), videos: n)
+}
