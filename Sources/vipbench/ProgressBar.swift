@@ -12,7 +12,7 @@ final class ProgressBar: @unchecked Sendable {
 
     init(total: Int, label: String) { self.total = total; self.label = label }
 
-    func update(_ done: Int) {
+    func update(_ done: Int, detail: String = "") {
         lock.lock(); defer { lock.unlock() }
         let elapsed = Date().timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
@@ -20,7 +20,7 @@ final class ProgressBar: @unchecked Sendable {
         let width = 30
         let filled = total > 0 ? width * done / total : width
         let line = "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
-            + "\(done)/\(total) \(label)  " + String(format: "%.1f/s  ETA %.0fs", rate, eta)
+            + "\(done)/\(total) \(label)  " + String(format: "%.1f/s  ETA %.0fs", rate, eta) + (detail.isEmpty ? "" : "  " + detail)
         if interactive {
             FileHandle.standardError.write(Data(("\r" + line + (done == total ? "\n" : "")).utf8))
         } else {
