@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Models", "Data", "Safetensors"]),
-        .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation"]),
+        .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation", "Safetensors"]),
     ],
     swiftLanguageModes: [.v5]
 )

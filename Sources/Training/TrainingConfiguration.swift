@@ -143,7 +143,11 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable {
         if objective == .tclr {
             guard batch >= 2 else { throw fail("TCLR's contrastive losses need a batch of at least 2 videos") }
             // The TCLR backbone keeps time / 4 steps; global step j is matched with local clip j.
-            guard let c = clipSpec, c.frames % 4 == 0, c.frames / 4 == tclrLocalClips else {
+            // Local clips of `frames` consecutive frames tile the global clip's span when skip = frames / 4 (16x4).
+            guard let c = clipSpec, c.frames % 4 == 0, c.skip == c.frames / 4 else {
+                throw fail("TCLR's local clips tile the global clip only when skip = frames / 4 (16x4, 8x2): clip '\(clip)' does not")
+            }
+            guard c.frames / 4 == tclrLocalClips else {
                 throw fail("TCLR matches each of the global clip's frames / 4 time steps with a local clip: clip '\(clip)' needs \((clipSpec?.frames ?? 0) / 4) local clips, not \(tclrLocalClips)")
             }
             guard accumulate == 1 else { throw fail("TCLR's contrastive batch cannot be split into micro-batches (--accumulate 1)") }
