@@ -74,6 +74,15 @@ public final class ProjectionHead: Module, Layer {
     public func callAsFunction(_ x: Tensor) -> Tensor { bn2(fc2(bn1(fc1(x)).relu())).l2Normalized() }
 }
 
+extension ProjectionHead: ShapeTraceable {
+    /// The same layers in the same order as the forward, so its counts cannot drift from it.
+    public func trace(_ input: [Int], _ t: inout CostTrace, name: String) -> [Int] {
+        let p = name.isEmpty ? "" : name + "."
+        let h = bn1.trace(fc1.trace(input, &t, name: p + "fc1"), &t, name: p + "bn1")
+        return bn2.trace(fc2.trace(h, &t, name: p + "fc2"), &t, name: p + "bn2")
+    }
+}
+
 /// The four terms of TCLR's loss, as its `train_gen_all_step.py` computes them (all weights 1).
 public enum TCLRLoss {
     /// SimCLR's NT-Xent as TCLR calls it: rows R = [zj; zi] (2N x D, already L2-normalised), dot

@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Harness
 import Models
+import Store
 import Training
 
 extension TrainingConfiguration.InputModality: ExpressibleByArgument {}
@@ -60,6 +61,9 @@ struct TrainingOptions: ParsableArguments {
     @Flag(help: "Go on from the run directory's latest checkpoint (refused when the configuration differs).") var resume = false
     @Flag(name: .customLong("print-config"), help: "Print the resolved configuration and exit.") var printConfig = false
     @Flag(help: "Print a JSON summary line at the end (and JSON events on stdout).") var json = false
+    @Flag(help: "Record the run in the results store: best and last validation top-1/top-5, training clips/s, the configuration and checkpoints.")
+    var record = false
+    @OptionGroup var store: StoreOptions
     @Option(name: .customLong("limit-videos"), help: "Use only the first N videos of each split (quick checks).") var limitVideos: Int?
 
     func optimizerRule() -> OptimizerRule {
@@ -118,7 +122,10 @@ struct TrainingOptions: ParsableArguments {
         let log = try TrainingLog(path: dir.log, keepUpToStep: resume ? keepUpToStep : 0)
         let commit = MachineInfo.current(askToolchain: false).git.commit ?? "unknown"
         var bar: ProgressBar?
-        let summary = try Training.train(config, network: network, train: train, validation: validation, directory: dir,
+        var epochRates: [Double] = []
+        var lastValidation: ValidationResult?
+        var bestValidation: ValidationResult?
+        let train = { try Training.train(config, network: network, train: train, validation: validation, directory: dir,
                                          resume: resume, commit: commit) { event in
             log.write(event)
             switch event {
@@ -131,6 +138,8 @@ struct TrainingOptions: ParsableArguments {
                 bar?.update(r.batch + 1, detail: String(format: "loss %.4f  lr %.3g  %.1f clips/s", r.loss, r.lr, r.clipsPerSecond))
             case .epoch(let e):
                 bar = nil
+                epochRates.append(e.clipsPerSecond)
+                if let v = e.validation { lastValidation = v; if e.isBest { bestValidation = v } }
                 var line = String(format: "epoch %d/%d  loss %.4f  %.1f clips/s  %.1f s", e.epoch + 1, config.epochs, e.meanLoss, e.clipsPerSecond, e.seconds)
                 if let v = e.validation { line += String(format: "  val top-1 %.1f %%  top-5 %.1f %% (%d videos)%@", 100 * v.top1, 100 * v.top5, v.videos, e.isBest ? "  best" : "") }
                 note(line)
@@ -139,6 +148,44 @@ struct TrainingOptions: ParsableArguments {
             case .dataFailures(let epoch, let batch, let failures):
                 note("epoch \(epoch + 1), batch \(batch): \(failures.count) video(s) could not be read and were left out: " + failures.joined(separator: "; "))
             }
+        } }
+        let summary: TrainingSummary
+        if record {
+            let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
+            summary = try withRun(store: db, configuration: "train:\(config.model):\(config.hash)", profile: "custom",
+                                  seed: Int(config.seed)) { run in
+                let s = try train()
+                var metrics: [MetricRecord] = []
+                for (variant, v) in [("best", bestValidation), ("last", lastValidation)] {
+                    guard let v else { continue }
+                    metrics.append(MetricRecord(split: "val", spatialCrops: 1, temporalClips: 1, samplingRule: "slowfast-offset",
+                                                aggregation: "mean-softmax", metric: "top1", variant: variant, value: v.top1))
+                    metrics.append(MetricRecord(split: "val", spatialCrops: 1, temporalClips: 1, samplingRule: "slowfast-offset",
+                                                aggregation: "mean-softmax", metric: "top5", variant: variant, value: v.top5))
+                }
+                if let loss = s.lastLoss {
+                    metrics.append(MetricRecord(split: "train", spatialCrops: 1, temporalClips: 1, samplingRule: "random",
+                                                metric: "loss", variant: "last", value: loss))
+                }
+                try db.record(metrics: metrics, run: run)
+                let rates = epochRates.sorted()
+                if !rates.isEmpty {
+                    try db.record(performance: [PerformanceRecord(model: config.model, mode: "training",
+                        inputShape: "\(config.modality.channels)x\(config.clipSpec!.frames)x\(config.crop)x\(config.crop)",
+                        batch: config.batch, clipsPerSecond: rates[rates.count / 2], threads: config.threads)], run: run)
+                }
+                var artifacts = [ArtifactRecord(runID: run, path: dir.configuration, kind: "configuration",
+                                                sha256: try SHA256.hex(fileAt: dir.configuration)),
+                                 ArtifactRecord(runID: run, path: dir.latest, kind: "checkpoint", sha256: try SHA256.hex(fileAt: dir.latest))]
+                if let best = s.bestCheckpoint {
+                    artifacts.append(ArtifactRecord(runID: run, path: best, kind: "checkpoint", sha256: try SHA256.hex(fileAt: best)))
+                }
+                try db.record(artifacts: artifacts)
+                note("recorded as run \(run) in \(db.path)")
+                return s
+            }
+        } else {
+            summary = try train()
         }
         if json { print(try encodeJSON(summary, pretty: false)) } else {
             note("done: \(summary.steps) steps; " + (summary.bestTop1.map { String(format: "best val top-1 %.1f %% (epoch %d), last %.1f %%", 100 * $0, (summary.bestEpoch ?? 0) + 1, 100 * (summary.lastTop1 ?? 0)) } ?? "no validation")
