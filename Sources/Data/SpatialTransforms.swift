@@ -58,6 +58,8 @@ public struct AugmentationConfig: Equatable, Sendable {
     public var erasingProbability: Double
     /// For flow input: negate this channel (x) when flipping; colour transforms are skipped.
     public var flowXChannel: Int?
+    /// RandAugment (the MViT recipe), drawn once per clip; applied after the crop and flip.
+    public var randAugment: RandAugmentConfig?
 
     public init(outputSize: Int, crop: Crop, flipProbability: Double = 0.5, brightness: Double = 0, contrast: Double = 0,
                 saturation: Double = 0, hue: Double = 0, jitterProbability: Double = 0, grayscaleProbability: Double = 0,
@@ -93,11 +95,13 @@ public struct Augmentation: Equatable, Sendable {
     public var droppedChannel: Int?
     /// The erased rectangle in output coordinates, if any.
     public var erase: (x: Int, y: Int, width: Int, height: Int)?
+    /// RandAugment's operations for this clip, in order.
+    public var randAugment: [RandAugmentStep] = []
 
     public static func == (a: Augmentation, b: Augmentation) -> Bool {
         a.crop == b.crop && a.flip == b.flip && a.jitter == b.jitter && a.grayscale == b.grayscale
             && a.droppedChannel == b.droppedChannel && a.erase?.x == b.erase?.x && a.erase?.y == b.erase?.y
-            && a.erase?.width == b.erase?.width && a.erase?.height == b.erase?.height
+            && a.erase?.width == b.erase?.width && a.erase?.height == b.erase?.height && a.randAugment == b.randAugment
     }
 
     /// Draws every parameter for a clip of `width` x `height` frames.
@@ -152,7 +156,10 @@ public struct Augmentation: Equatable, Sendable {
             let w = min(s, max(1, Int((target * r).squareRoot()))), h = min(s, max(1, Int((target / r).squareRoot())))
             erase = (g.int(below: s - w + 1), g.int(below: s - h + 1), w, h)
         }
-        return Augmentation(crop: crop, flip: flip, jitter: jitter, grayscale: gray, droppedChannel: drop, erase: erase)
+        var a = Augmentation(crop: crop, flip: flip, jitter: jitter, grayscale: gray, droppedChannel: drop, erase: erase)
+        // Drawn last, so configurations without it draw exactly what they drew before.
+        if let r = config.randAugment, colour { a.randAugment = RandAugmentStep.draw(r, generator: &g) }
+        return a
     }
 
     /// Applies the drawn parameters to every frame of a clip.
@@ -160,6 +167,7 @@ public struct Augmentation: Equatable, Sendable {
         var c = clip.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height)
             .resized(width: config.outputSize, height: config.outputSize)
         if flip { c = c.flippedHorizontally(negating: config.flowXChannel) }
+        for step in randAugment { c = step.apply(c) }
         if let jitter, c.channels == 3 { c = ColourOps.jitter(c, brightness: jitter[0], contrast: jitter[1], saturation: jitter[2], hue: jitter[3]) }
         if grayscale && c.channels == 3 { c = ColourOps.grayscale(c) }
         if let d = droppedChannel, c.channels == 3 {

@@ -53,6 +53,10 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable {
     public var cropKind: CropKind = .random
     public var flipProbability: Double = 0.5
     public var normalisation: InputNormalisation = .unit
+    /// RandAugment drawn once per clip (the MViT recipe's rand-m7-n4-mstd0.5-inc1).
+    public var randAugment: RandAugmentConfig?
+    /// Random erasing probability (one zero-valued box per clip; TCLR's 0.2 by default in its crop kind).
+    public var erasingProbability: Double?
     /// Repeated augmentation: augmented copies of each decoded clip (SlowFast's NUM_SAMPLE).
     public var augmentedCopies: Int = 1
     public var epochs: Int
@@ -156,6 +160,13 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable {
 
     /// The training augmentation this configuration asks for.
     public var augmentation: AugmentationConfig {
+        var a = baseAugmentation
+        if modality == .rgb { a.randAugment = randAugment }
+        if let erasingProbability { a.erasingProbability = erasingProbability }
+        return a
+    }
+
+    var baseAugmentation: AugmentationConfig {
         switch cropKind {
         case .random:
             return AugmentationConfig(outputSize: crop, crop: .randomFixed(size: crop), flipProbability: flipProbability)

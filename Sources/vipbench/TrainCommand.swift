@@ -50,6 +50,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("clip-grad"), help: "Clip gradients to this global L2 norm.") var clipGrad: Double?
     @Option(name: .customLong("label-smoothing"), help: "Label smoothing of the cross-entropy.") var labelSmoothing: Double = 0
     @Flag(help: "Mixup (alpha 0.8) / CutMix (alpha 1.0), switch probability 0.5, on every batch (the MViT recipe).") var mix = false
+    @Flag(name: .customLong("rand-augment"), help: "RandAugment m7 n4 mstd0.5 (the MViT recipe), one draw per clip.") var randAugment = false
+    @Option(help: "Random erasing probability (one zero-valued box per clip).") var erasing: Double?
     @Option(help: "Augmented copies of each decoded clip (repeated augmentation).") var copies: Int = 1
     @Option(help: "Seed of every random draw (initialisation, order, augmentation, dropout).") var seed: UInt64 = 0
     @Option(help: "Threads of the engine and of BLAS.") var threads: Int = 2
@@ -92,6 +94,7 @@ struct TrainingOptions: ParsableArguments {
         c.objective = objective
         c.modality = modality; c.width = width; c.clip = clip; c.shortSide = shortSide; c.crop = crop
         c.cropKind = cropKind; c.flipProbability = flip ?? 0.5; c.normalisation = normalise
+        c.randAugment = randAugment ? RandAugmentConfig() : nil; c.erasingProbability = erasing
         c.augmentedCopies = copies; c.accumulate = accumulate; c.gradientClipNorm = clipGrad
         c.labelSmoothing = labelSmoothing; c.mix = mix ? MixConfig(labelSmoothing: labelSmoothing) : nil
         c.seed = seed; c.threads = threads; c.validateEvery = validateEvery; c.checkpointEverySteps = checkpointEvery
