@@ -23,7 +23,8 @@ public enum ModelBenchmark {
     }
 
     public static func run(model name: String, input: [Int], batch: Int = 1, threads: Int = 2, train: Bool = false,
-                           classes: Int = 400, width: Double = 1, minimumSeconds: Double = 2) throws -> Result {
+                           classes: Int = 400, width: Double = 1, minimumSeconds: Double = 2, accumulate: Int = 1) throws -> Result {
+        precondition(accumulate >= 1 && batch % accumulate == 0, "the batch must split into \(accumulate) equal micro-batches")
         guard let model = { () -> (any ShapeTraceable)? in
             var g = SeededGenerator(seed: 0)
             return ModelZoo.make(name, inputChannels: input[0], classes: classes, width: width,
@@ -33,8 +34,11 @@ public enum ModelBenchmark {
         }
         let cost = ModelZoo.cost(model, input: input)
         var g = SeededGenerator(seed: 1)
-        let x = Tensor(randomNormal: [batch] + input, generator: &g)
-        let labels = (0..<batch).map { $0 % classes }
+        // A training step of `batch` clips runs as `accumulate` micro-batches, each freed after its
+        // backward pass, so memory follows the micro-batch.
+        let micro = batch / accumulate
+        let x = Tensor(randomNormal: [micro] + input, generator: &g)
+        let labels = (0..<micro).map { $0 % classes }
         let savedBLAS = BLAS.threads, savedParallel = Parallel.threads
         BLAS.threads = threads; Parallel.threads = threads
         defer { BLAS.threads = savedBLAS; Parallel.threads = savedParallel }
@@ -42,11 +46,13 @@ public enum ModelBenchmark {
         let step = {
             if train {
                 model.zeroGrad()
-                let loss = layer(x).crossEntropy(labels: labels)
-                loss.backward()
-                loss.releaseGraph()
+                for _ in 0..<accumulate {
+                    let loss = layer(x).crossEntropy(labels: labels) * (1 / Float(accumulate))
+                    loss.backward()
+                    loss.releaseGraph()
+                }
             } else {
-                _ = Autograd.withoutGradients { layer(x) }
+                for _ in 0..<accumulate { _ = Autograd.withoutGradients { layer(x) } }
             }
         }
         step()  // warm-up (first-touch allocations)

@@ -241,6 +241,9 @@ struct ModelBench: ParsableCommand {
     @Flag(help: "Time a training step instead of inference.")
     var train = false
 
+    @Option(help: "Run the batch as this many micro-batches (gradient accumulation: memory of one micro-batch).")
+    var accumulate: Int = 1
+
     @Option(help: "Channel-width multiplier.")
     var width: Double = 1
 
@@ -256,7 +259,9 @@ struct ModelBench: ParsableCommand {
         guard let entry = ModelZoo.entry(name) else { throw ValidationError("unknown model '\(name)'") }
         let shape = try clipShape(input, default: entry.defaultInput)
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
-        let measure = { try ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width, minimumSeconds: seconds) }
+        guard accumulate >= 1, batch % accumulate == 0 else { throw ValidationError("--batch \(batch) does not split into --accumulate \(accumulate) equal micro-batches") }
+        let measure = { try ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width,
+                                               minimumSeconds: seconds, accumulate: accumulate) }
         let r = try recording.run(configuration: "bench:model:\(name)", profile: width == 1 ? "full" : "width-\(width)", measure) { db, r, run in
             try db.record(performance: [ModelBenchmark.record(r)], run: run)
         }
