@@ -150,7 +150,7 @@ struct Decode: ParsableCommand {
             For each file: vipbench's decoder at native size with one decoder thread, and `ffmpeg \
             -threads 1 -filter_threads 1 -i FILE -map 0:v:0 -f rawvideo -pix_fmt rgb24` writing to \
             /dev/null, minus a one-frame run of the same command (its start-up); medians of 3 runs, \
-            and the ratio. Default files: five of ../shared/testdata/videos (340x256 to 1280x720).
+            and the ratio. Default files: five of Tests/Fixtures/videos (340x256 to 1280x720).
             """)
 
     @Argument(help: ArgumentHelp("Video files.", valueName: "file"))
@@ -164,10 +164,10 @@ struct Decode: ParsableCommand {
     func run() throws {
         var list = files
         if list.isEmpty {
-            let dir = "../shared/testdata/videos"
+            let dir = "Tests/Fixtures/videos"
             let defaults = ["kinetics-arm-wrestling.mp4", "kinetics-tai-chi.mp4", "broken-audio.mp4", "vp9-no-duration.webm", "truncated.mp4"]
             list = defaults.map { "\(dir)/\($0)" }.filter { FileManager.default.fileExists(atPath: $0) }
-            guard !list.isEmpty else { throw ValidationError("give video files to decode (no ../shared/testdata/videos here)") }
+            guard !list.isEmpty else { throw ValidationError("give video files to decode (no Tests/Fixtures/videos here)") }
         }
         let measure = {
             try DataBenchmarks.decode(files: list) { l in

@@ -6,6 +6,19 @@ enum CLI {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
+    /// A committed fixture, `Tests/Fixtures/<relative>`: its path, or (when it is not there) an
+    /// error naming the path, so that a missing fixture fails the test instead of skipping it.
+    static func fixture(_ relative: String) throws -> String {
+        let path = packageRoot + "/Tests/Fixtures/" + relative
+        guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
+        return path
+    }
+
+    struct MissingFixture: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
+    }
+
     /// The `vipbench` binary built beside the test bundle (or `VIPBENCH_BIN`).
     static func binary() throws -> String {
         var candidates: [String] = []

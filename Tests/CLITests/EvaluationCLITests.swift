@@ -8,14 +8,15 @@ final class EvaluationCLITests: XCTestCase {
     override func setUpWithError() throws { dir = try CLI.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
-    var annotations: String { CLI.packageRoot + "/../shared/testdata/kinetics400vipriors" }
+    /// The real challenge annotations, committed in Tests/Fixtures/kinetics400vipriors.
+    var annotations: String { CLI.packageRoot + "/Tests/Fixtures/kinetics400vipriors" }
 
     /// Per class c: a(c) hits at rank 1, b(c) at rank 3, d(c) at rank 5, the rest misses.
     func hits(_ c: Int) -> (Int, Int, Int) { (c % 11, c % 7, c % 5) }
 
     /// Scores for the real validation videos whose top-5 ranking has known hits per class.
     func validationScores() throws -> (path: String, official: [Double], allClass: [Double]) {
-        guard FileManager.default.fileExists(atPath: annotations) else { throw XCTSkip("no shared/testdata beside the checkout") }
+        _ = try CLI.fixture("kinetics400vipriors")
         let classes = try ClassIndex(contentsOf: annotations + "/clsIdx.csv")
         let truth = try LabelledVideos(contentsOf: annotations + "/kinetics400ViPriors-val.csv", classes: classes)
         let K = classes.count

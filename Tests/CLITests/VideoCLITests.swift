@@ -2,10 +2,11 @@ import Foundation
 import XCTest
 
 final class VideoCLITests: XCTestCase {
-    var videos: String { CLI.packageRoot + "/../shared/testdata/videos" }
+    /// The committed test videos (Tests/Fixtures/videos); a missing folder fails the test.
+    func videosDirectory() throws -> String { try CLI.fixture("videos") }
 
     func testInfoJSON() throws {
-        guard FileManager.default.fileExists(atPath: videos) else { throw XCTSkip("no shared/testdata") }
+        let videos = try videosDirectory()
         let r = try CLI.run(["video", "info", videos + "/rotation-90.mov", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
@@ -25,7 +26,7 @@ final class VideoCLITests: XCTestCase {
     }
 
     func testDumpRangesAndSizes() throws {
-        guard FileManager.default.fileExists(atPath: videos) else { throw XCTSkip("no shared/testdata") }
+        let videos = try videosDirectory()
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let all = dir + "/all.rgb", some = dir + "/some.rgb"

@@ -91,12 +91,11 @@ final class DatasetTests: XCTestCase {
     }
 
     func testRealChallengeAnnotationsWithMissingAndCorruptVideos() throws {
-        let shared = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().path + "/shared/testdata/kinetics400vipriors"
-        guard FileManager.default.fileExists(atPath: shared) else { throw XCTSkip("no shared/testdata") }
+        let fixtures = try requireFixture(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/kinetics400vipriors").path)
         try FileManager.default.createDirectory(atPath: dir + "/annotations", withIntermediateDirectories: true)
-        for f in try FileManager.default.contentsOfDirectory(atPath: shared) where !f.hasSuffix(".md") {
-            try FileManager.default.createSymbolicLink(atPath: "\(dir!)/annotations/\(f)", withDestinationPath: "\(shared)/\(f)")
+        for f in try FileManager.default.contentsOfDirectory(atPath: fixtures) where !f.hasSuffix(".md") {
+            try FileManager.default.createSymbolicLink(atPath: "\(dir!)/annotations/\(f)", withDestinationPath: "\(fixtures)/\(f)")
         }
         let ds = try VideoDataset.challenge(root: dir)
         XCTAssertEqual(ds.classes.count, 400)
@@ -191,4 +190,16 @@ enum SHA256Digest {
         h.combine(try Data(contentsOf: URL(fileURLWithPath: path)))
         return h.finalize()
     }
+}
+
+/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
+/// the path, so that a missing fixture fails the test instead of skipping it.
+private func requireFixture(_ path: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
+    return path
+}
+
+private struct MissingFixture: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }

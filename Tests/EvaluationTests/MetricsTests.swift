@@ -84,9 +84,8 @@ final class MetricsTests: XCTestCase {
 
     /// On the real challenge annotations: a synthetic submission with known hits per class.
     func testRealValidationSetWithKnownHitsPerClass() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().path + "/shared/testdata/kinetics400vipriors"
-        guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("no shared/testdata beside the checkout") }
+        let dir = try requireFixture(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/kinetics400vipriors").path)
         let (classesPath, labelsPath) = try locateAnnotations(directory: dir, split: "val")
         let classes = try ClassIndex(contentsOf: classesPath)
         XCTAssertEqual(classes.count, 400)
@@ -133,4 +132,16 @@ func expectedFigures() -> (official: [Double], allClass: [Double]) {
     let top5: (Int) -> Int = { hitCounts($0).a + hitCounts($0).b + hitCounts($0).d }
     return ([mean(1...399, top1), mean(1...399, top3), mean(1...399, top5)],
             [mean(1...400, top1), mean(1...400, top3), mean(1...400, top5)])
+}
+
+/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
+/// the path, so that a missing fixture fails the test instead of skipping it.
+private func requireFixture(_ path: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
+    return path
+}
+
+private struct MissingFixture: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }

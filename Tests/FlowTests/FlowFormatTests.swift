@@ -14,9 +14,9 @@ final class FlowFormatTests: XCTestCase {
     }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// OpenCV 5.0's DualTVL1 (CPU defaults) on frame pairs of the shared test videos at 112 and
-    /// 224 pixels (made by make_flow_fixtures.py): the `opencv-cpu` preset within 0.05 px mean
-    /// EPE (measured 0.0002-0.014; the bound is 0.1).
+    /// OpenCV 5.0's DualTVL1 (CPU defaults) on frame pairs of the test videos (Tests/Fixtures/videos)
+    /// at 112 and 224 pixels (made by make_flow_fixtures.py): the `opencv-cpu` preset within 0.05 px
+    /// mean EPE (measured 0.0002-0.014; the bound is 0.1).
     func testOpenCVPresetMatchesOpenCV() throws {
         for name in ["armwrestling112", "taichi112", "cleanandjerk224", "pool224"] {
             let a = try GreyImage.read("\(Self.fixtures)/\(name)_0.pgm"), b = try GreyImage.read("\(Self.fixtures)/\(name)_1.pgm")

@@ -3,10 +3,10 @@ import Media
 import XCTest
 
 /// The decoder against FFmpeg's own output (`ffmpeg ... -f rawvideo -pix_fmt rgb24 -`) on every
-/// shared test video, and its errors on bad input.
+/// test video (committed in Tests/Fixtures/videos), and its errors on bad input.
 final class DecoderTests: XCTestCase {
     static let videos = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path + "/shared/testdata/videos"
+        .appendingPathComponent("Fixtures/videos").path
 
     /// Decoded frame counts (ffprobe -count_frames), from the test videos' README.
     static let frameCounts: [String: Int] = [
@@ -42,7 +42,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testEveryTestVideoMatchesFFmpegFrameForFrame() throws {
-        guard FileManager.default.fileExists(atPath: DecoderTests.videos) else { throw XCTSkip("no shared/testdata beside the checkout") }
+        _ = try requireFixture(DecoderTests.videos)
         for (name, expectedCount) in DecoderTests.frameCounts.sorted(by: { $0.key < $1.key }) {
             let path = DecoderTests.videos + "/" + name
             let reference = [UInt8](try ffmpegFrames(path))
@@ -75,7 +75,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testStreamInfo() throws {
-        guard FileManager.default.fileExists(atPath: DecoderTests.videos) else { throw XCTSkip("no shared/testdata") }
+        _ = try requireFixture(DecoderTests.videos)
         let r90 = try VideoReader(path: DecoderTests.videos + "/rotation-90.mov").info
         XCTAssertEqual([r90.width, r90.height, r90.rotation], [320, 568, 90])
         let r270 = try VideoReader(path: DecoderTests.videos + "/rotation-270.mov").info
@@ -95,7 +95,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testResizingAndEarlyStop() throws {
-        guard FileManager.default.fileExists(atPath: DecoderTests.videos) else { throw XCTSkip("no shared/testdata") }
+        _ = try requireFixture(DecoderTests.videos)
         let reader = try VideoReader(path: DecoderTests.videos + "/kinetics-tai-chi.mp4")
         var got: [RGBFrame] = []
         try reader.decode(size: .shortSide(128)) { got.append($0); return got.count < 5 }
@@ -128,7 +128,11 @@ final class DecoderTests: XCTestCase {
         let empty = dir + "/empty.mp4"
         FileManager.default.createFile(atPath: empty, contents: Data())
         XCTAssertThrowsError(try VideoReader(path: empty)) { XCTAssertTrue("\($0)".contains(empty)) }
-        // An audio-only file made by the ffmpeg command.
+        let hevc = try requireFixture(DecoderTests.videos + "/hevc.mp4")
+        XCTAssertThrowsError(try VideoReader(path: hevc, videoStream: 3)) {
+            XCTAssertTrue("\($0)".contains("video stream 3 requested, the file has 1"))
+        }
+        // An audio-only file made by the ffmpeg command (last: the test skips here without it).
         let wav = dir + "/tone.wav"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try ffmpegProgram())
@@ -137,15 +141,12 @@ final class DecoderTests: XCTestCase {
         XCTAssertThrowsError(try VideoReader(path: wav)) {
             XCTAssertEqual("\($0)", "\(wav): has no video stream (1 other stream)")
         }
-        XCTAssertThrowsError(try VideoReader(path: DecoderTests.videos + "/hevc.mp4", videoStream: 3)) {
-            XCTAssertTrue("\($0)".contains("video stream 3 requested, the file has 1"))
-        }
     }
 }
 
 final class RandomAccessTests: XCTestCase {
     func testRandomAccessGivesTheSequentialPixels() throws {
-        guard FileManager.default.fileExists(atPath: DecoderTests.videos) else { throw XCTSkip("no shared/testdata") }
+        _ = try requireFixture(DecoderTests.videos)
         for name in ["kinetics-tai-chi.mp4", "flipping-pancake.mkv", "odd-timebase.mp4", "hevc.mp4", "vp9-no-duration.webm",
                      "unordered-pts.mov", "rotation-90.mov", "ucf101-apply-eye-makeup.avi", "av1.mkv"] {
             let path = DecoderTests.videos + "/" + name
@@ -163,4 +164,16 @@ final class RandomAccessTests: XCTestCase {
 
         }
     }
+}
+
+/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
+/// the path, so that a missing fixture fails the test instead of skipping it.
+private func requireFixture(_ path: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
+    return path
+}
+
+private struct MissingFixture: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }

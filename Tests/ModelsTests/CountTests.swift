@@ -60,11 +60,10 @@ final class CountTests: XCTestCase {
 
     /// Every torchvision state_dict key, shape and kind, in order.
     func testStateDictNamesMatchTorchvision() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().path + "/shared/reference/state-dict-keys"
-        guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("no shared/reference") }
+        let dir = try requireFixture(URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/state-dict-keys").path)
         for (file, name) in [("r3d_18.tsv", "r3d18"), ("r3d50-torchvision-style.tsv", "r3d50"), ("mvit_v1_b.tsv", "mvit-b")] {
-            let lines = try String(contentsOfFile: "\(dir)/\(file)", encoding: .utf8).split(separator: "\n").dropFirst()
+            let lines = try String(contentsOfFile: try requireFixture("\(dir)/\(file)"), encoding: .utf8).split(separator: "\n").dropFirst()
             let expected = lines.map { $0.split(separator: "\t").map(String.init) }
             var g = SeededGenerator(seed: 0)
             let model = try XCTUnwrap(ModelZoo.make(name, generator: &g))
@@ -116,4 +115,16 @@ final class CountTests: XCTestCase {
         let a = Autograd.withoutGradients { m(x) }, b = Autograd.withoutGradients { m(x) }
         XCTAssertEqual(a.data, b.data)
     }
+}
+
+/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
+/// the path, so that a missing fixture fails the test instead of skipping it.
+private func requireFixture(_ path: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
+    return path
+}
+
+private struct MissingFixture: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }

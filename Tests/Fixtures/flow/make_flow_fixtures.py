@@ -1,7 +1,7 @@
 """Makes the OpenCV TV-L1 reference flows that FlowTests compare vipbench with.
 
 Run once with ffmpeg on PATH and opencv-contrib-python-headless installed (used: 5.0.0.93):
-    python Tests/Fixtures/flow/make_flow_fixtures.py ../shared/testdata/videos Tests/Fixtures/flow
+    python Tests/Fixtures/flow/make_flow_fixtures.py Tests/Fixtures/videos Tests/Fixtures/flow
 For each pair: two consecutive frames of a shared test video scaled to SIZExSIZE by ffmpeg, turned
 to grey by OpenCV (cvtColor, the same fixed-point luma vipbench uses) and saved as PGM, and
 OpenCV's DualTVL1 flow with its default (CPU) parameters saved as a Middlebury .flo file.
