@@ -13,6 +13,7 @@
 //   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
 //   Engine, Models, Data, Safetensors <- Training (optimisers, schedules, losses, loops, checkpoints;
 //              reports through events, knows nothing of SQLite)
+//   Training, Evaluation, Store, Plot <- Experiments (Table 1's rows as typed configurations, plans)
 //   Engine, Media, Flow, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
 import PackageDescription
 
@@ -50,9 +51,10 @@ let package = Package(
         .target(name: "Annotations", dependencies: ["CSV"]),
         .target(name: "Evaluation", dependencies: ["Annotations", "CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Training", dependencies: ["Engine", "Models", "Data", "Safetensors"], swiftSettings: swiftSettings),
+        .target(name: "Experiments", dependencies: ["Training", "Models", "Engine", "Data", "Evaluation", "Store", "Plot"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Flow", "Store", "CSV", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Training", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
+            "Harness", "Training", "Experiments", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Models", "Data", "Safetensors"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training"]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation", "Safetensors"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,72 @@
+import Engine
+import Foundation
+import Models
+import Training
+
+/// The stages of one row, in order, with what each costs.
+public struct StagePlan: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable { case flow, pretrain, train, test }
+    public var row: Table1Row
+    public var kind: Kind
+    public var model: String
+    /// C x T x H x W of one clip.
+    public var input: [Int]
+    public var gmacsPerClip: Double
+    /// Clips this stage runs through the network (training clips count forward and backward).
+    public var clips: Double
+    public var training: Bool
+    /// What the count rests on, when it is an assumption rather than a count.
+    public var note: String?
+}
+
+/// Measured seconds per clip for a (model, input, width, training) — from the results store or a
+/// measurement made now; the plan says which.
+public struct Throughput: Codable, Sendable {
+    public var secondsPerClip: Double
+    public var source: String
+    public init(secondsPerClip: Double, source: String) { self.secondsPerClip = secondsPerClip; self.source = source }
+}
+
+public enum Planner {
+    /// Every stage of `config` for `trainVideos` / `valVideos` videos (the test split is scored like val).
+    public static func stages(_ config: RowConfiguration, trainVideos: Int, valVideos: Int, testVideos: Int) -> [StagePlan] {
+        var out: [StagePlan] = []
+        let t = config.training
+        let clip = t.clipSpec!
+        if t.modality == .flow {
+            // Flow stage: TV-L1 per frame pair; its cost is in pairs, not network clips.
+            out.append(StagePlan(row: config.row, kind: .flow, model: "tv-l1", input: [], gmacsPerClip: 0,
+                                 clips: Double(trainVideos + valVideos + testVideos) * 300, training: false,
+                                 note: "frame pairs, assuming 300 frames a video (10 s at 30 fps, Kinetics' clip length)"))
+        }
+        if let pre = config.pretraining {
+            let c = pre.clipSpec!
+            let input = [pre.modality.channels, c.frames, pre.crop, pre.crop]
+            out.append(StagePlan(row: config.row, kind: .pretrain, model: pre.model, input: input,
+                                 gmacsPerClip: gmacs(pre.model, input: input, width: pre.width, classes: 1),
+                                 clips: Double(trainVideos * pre.epochs * 2 * (1 + pre.tclrLocalClips)), training: true, note: nil))
+        }
+        let input = [t.modality.channels, clip.frames, t.crop, t.crop]
+        out.append(StagePlan(row: config.row, kind: .train, model: t.model, input: input,
+                             gmacsPerClip: gmacs(t.model, input: input, width: t.width, classes: t.classes),
+                             clips: Double(trainVideos * t.epochs * t.augmentedCopies), training: true,
+                             note: t.schedule.shape.isPlateau ? "at most: the plateau rule may stop earlier" : nil))
+        let testInput = [t.modality.channels, clip.frames, config.test.crop, config.test.crop]
+        out.append(StagePlan(row: config.row, kind: .test, model: t.model, input: testInput,
+                             gmacsPerClip: gmacs(t.model, input: testInput, width: t.width, classes: t.classes),
+                             clips: Double((valVideos + testVideos) * config.test.spatialCrops * config.test.temporalClips),
+                             training: false, note: nil))
+        return out
+    }
+
+    static func gmacs(_ model: String, input: [Int], width: Double, classes: Int) -> Double {
+        var g = SeededGenerator(seed: 0)
+        guard let m = ModelZoo.make(model, inputChannels: input[0], classes: classes, width: width,
+                                    clip: Array(input.dropFirst()), generator: &g) else { return .nan }
+        return Double(ModelZoo.cost(m, input: input).macs) / 1e9
+    }
+}
+
+extension LearningRateSchedule.Shape {
+    var isPlateau: Bool { if case .plateau = self { return true }; return false }
+}

@@ -1,0 +1,190 @@
+import Data
+import Foundation
+import Training
+
+/// The rows of the Knights report's Table 1 (validation top-1 on Kinetics400ViPriors), by what
+/// they are rather than by a string: a typo is a compile error.
+public enum Table1Row: Int, CaseIterable, Codable, Sendable, Comparable {
+    case mvitB = 1, i3dFlow16x2, i3dFlow16x4, r3d18Flow, r3d50TCLR, r3d18, r3d18TCLR
+
+    public static func < (a: Table1Row, b: Table1Row) -> Bool { a.rawValue < b.rawValue }
+
+    /// The report's figure (validation top-1, %), labelled as the paper's wherever it is shown.
+    public var paperTop1: Double {
+        switch self {
+        case .mvitB: return 51.3
+        case .i3dFlow16x2: return 40.5
+        case .i3dFlow16x4: return 42.1
+        case .r3d18Flow: return 31.9
+        case .r3d50TCLR: return 61.1
+        case .r3d18: return 33.2
+        case .r3d18TCLR: return 46.0
+        }
+    }
+}
+
+/// Where a configuration runs: the report's settings, the scaled set `make run` trains, or a tiny
+/// budget for CI.
+public enum Profile: String, CaseIterable, Codable, Sendable {
+    case paper, mini, smoke
+}
+
+/// How a row is tested: crops x clips views of `crop` after decoding at `shortSide`.
+public struct TestProtocol: Codable, Hashable, Sendable {
+    public var spatialCrops: Int
+    public var temporalClips: Int
+    public var rule: TestSamplingRule
+    public var cropRule: CropRule
+    public var shortSide: Int
+    public var crop: Int
+    public var views: String { "\(spatialCrops)x\(temporalClips)" }
+}
+
+/// One row's resolved configuration: every stage's settings, and each choice the report does not
+/// state, named with the reason.
+public struct RowConfiguration: Codable, Hashable, Sendable {
+    public var row: Table1Row
+    public var profile: Profile
+    public var pretraining: TrainingConfiguration?
+    public var training: TrainingConfiguration
+    public var test: TestProtocol
+    /// Settings the report leaves open, as "setting: choice (why)".
+    public var choices: [String]
+
+    /// mmaction2-style: model, modality, pretraining, frames x skip x views, profile.
+    public var name: String {
+        let c = training.clipSpec.map { "\($0.frames)x\($0.skip)" } ?? training.clip
+        return "row\(row.rawValue)_\(training.model)_\(training.modality.rawValue)_\(pretraining == nil ? "scratch" : "tclr")_\(c)x\(test.views)_\(profile.rawValue)"
+    }
+
+    public var json: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: try! e.encode(self), as: UTF8.self)
+    }
+
+    /// Identifies every result this configuration produces.
+    public var hash: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in try! e.encode(self) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return String(format: "%016llx", h)
+    }
+}
+
+/// The presets: one function per recipe, and per row the explicit overrides.
+public enum Table1Configurations {
+    public static func all(_ profile: Profile, classes: Int) -> [RowConfiguration] {
+        Table1Row.allCases.map { row($0, profile: profile, classes: classes) }
+    }
+
+    public static func row(_ r: Table1Row, profile p: Profile, classes: Int) -> RowConfiguration {
+        var choices: [String] = []
+        let scaled = p != .paper
+        // Scaled profiles: width 1/8 (MViT d0 = 16), 8-frame clips, short side 40, crop 32.
+        func size(_ c: inout TrainingConfiguration, paperClip: String, paperShort: Int, paperCrop: Int) {
+            if scaled {
+                let skip = ClipSpec(paperClip)!.skip
+                c.clip = "8x\(skip)"; c.shortSide = 40; c.crop = 32
+                c.width = c.model == "mvit-b" ? 16.0 / 96 : 0.125
+                c.flipProbability = 0   // the motion set's classes are not flip-invariant
+            } else {
+                c.clip = paperClip; c.shortSide = paperShort; c.crop = paperCrop
+            }
+        }
+        let epochs: (paper: Int, mini: Int, smoke: Int)
+        var training: TrainingConfiguration
+        var pretraining: TrainingConfiguration?
+        var test = TestProtocol(spatialCrops: 3, temporalClips: 10, rule: .slowfastUniform, cropRule: .slowfast, shortSide: 112, crop: 112)
+        switch r {
+        case .mvitB:
+            epochs = (200, 30, 1)
+            training = mvitRecipe(classes: classes, epochs: pick(epochs, p))
+            size(&training, paperClip: "16x4", paperShort: 256, paperCrop: 224)
+            test.rule = .slowfastOffset
+            choices.append("test views: 3x10 as Table 1 (SlowFast's MViT yaml tests 1 crop; its model zoo quotes 1x5)")
+        case .i3dFlow16x2, .i3dFlow16x4, .r3d18Flow:
+            epochs = (150, 30, 1)
+            training = flowRecipe(model: r == .r3d18Flow ? "r3d18" : "i3d", classes: classes, epochs: pick(epochs, p))
+            let clip = r == .i3dFlow16x4 ? "16x4" : "16x2"
+            size(&training, paperClip: clip, paperShort: r == .r3d18Flow ? 128 : 256, paperCrop: r == .r3d18Flow ? 112 : 224)
+            if r == .i3dFlow16x4 { test.temporalClips = 5 }
+            choices.append("flow recipe: SGD momentum 0.9, lr 0.1, weight decay 1e-7 (DeepMind's I3D flow), cosine, 150 epochs (the report states no flow recipe or length; 150 is its fine-tuning length)")
+        case .r3d50TCLR, .r3d18, .r3d18TCLR:
+            epochs = (150, 30, 1)
+            let model = r == .r3d50TCLR ? "r3d50" : r == .r3d18 ? "r3d18" : "r3d18-tclr"
+            training = tclrSupervisedRecipe(model: model, classes: classes, epochs: pick(epochs, p))
+            size(&training, paperClip: "16x2", paperShort: r == .r3d50TCLR ? 256 : 128, paperCrop: r == .r3d50TCLR ? 224 : 112)
+            if r == .r3d50TCLR {
+                choices.append("R3D-50: the torchvision-style definition (r3d_18's stem with bottlenecks, 218.7 GMACs); the report names none")
+                choices.append("TCLR pretraining of R3D-50: vipbench's TCLR network is the TCLR R3D-18; the R3D-50 row pretrains that and fine-tunes an R3D-50 initialised from what matches (nothing but the stem): not the report's method")
+            }
+            choices.append("fine-tuning recipe: TCLR's supervised stage (Adam lr 1e-2, plateau patience 3), the only one its code has; the report gives none")
+            if r != .r3d18 {
+                var pre = tclrPretrainRecipe(classes: classes, epochs: p == .paper ? 400 : p == .mini ? 10 : 1)
+                if scaled {
+                    pre.clip = "8x2"; pre.tclrLocalClips = 2; pre.shortSide = 40; pre.crop = 32; pre.width = 0.125
+                    pre.flipProbability = 0; pre.batch = 16
+                }
+                pretraining = pre
+            }
+        }
+        if scaled {
+            training.epochs = pick(epochs, p)
+            training.schedule.epochs = training.epochs
+            training.batch = 16
+            if case .plateau = training.schedule.shape {} else { training.schedule.warmupEpochs = min(training.schedule.warmupEpochs, Double(training.epochs) / 10) }
+            test.shortSide = 40; test.crop = 32
+            choices.append("scaled profile: width 1/8, 8-frame clips at 32x32 on the embedded motion set, batch 16, \(training.epochs) epochs: figures are not comparable to the paper's")
+        } else {
+            test.shortSide = training.crop; test.crop = training.crop
+        }
+        return RowConfiguration(row: r, profile: p, pretraining: pretraining, training: training, test: test, choices: choices)
+    }
+
+    static func pick(_ e: (paper: Int, mini: Int, smoke: Int), _ p: Profile) -> Int {
+        switch p { case .paper: return e.paper; case .mini: return e.mini; case .smoke: return e.smoke }
+    }
+
+    /// SlowFast's MVIT_B_16x4_CONV (recipes.md section 2).
+    public static func mvitRecipe(classes: Int, epochs: Int) -> TrainingConfiguration {
+        var c = TrainingConfiguration(model: "mvit-b", classes: classes, epochs: epochs, batch: 16, optimizer: .adamwDefault,
+                                      parameterGroups: ParameterGroups(weightDecay: 0.05, noDecayOnOneDimensional: true),
+                                      schedule: LearningRateSchedule(base: 1e-4, shape: .cosine(end: 1e-6, afterWarmup: false),
+                                                                     warmupEpochs: 30, warmupStart: 1e-6, epochs: epochs))
+        c.cropKind = .randomResized; c.normalisation = .slowfast; c.gradientClipNorm = 1
+        c.labelSmoothing = 0.1; c.mix = MixConfig(labelSmoothing: 0.1); c.randAugment = RandAugmentConfig()
+        c.erasingProbability = 0.25; c.augmentedCopies = 2
+        return c
+    }
+
+    /// Flow: DeepMind's I3D flow optimiser with a cosine schedule.
+    public static func flowRecipe(model: String, classes: Int, epochs: Int) -> TrainingConfiguration {
+        var c = TrainingConfiguration(model: model, classes: classes, epochs: epochs, batch: 16, optimizer: .sgd(momentum: 0.9, nesterov: false),
+                                      parameterGroups: ParameterGroups(weightDecay: 1e-7),
+                                      schedule: LearningRateSchedule(base: 0.1, shape: .cosine(end: 0, afterWarmup: false), epochs: epochs))
+        c.modality = .flow; c.cropKind = .random; c.normalisation = .unit
+        return c
+    }
+
+    /// TCLR's supervised stage (recipes.md section 1).
+    public static func tclrSupervisedRecipe(model: String, classes: Int, epochs: Int) -> TrainingConfiguration {
+        var c = TrainingConfiguration(model: model, classes: classes, epochs: epochs, batch: 32, optimizer: .adamDefault,
+                                      parameterGroups: ParameterGroups(weightDecay: 0),
+                                      schedule: LearningRateSchedule(base: 1e-2, shape: .plateau(PlateauRule(patience: 3, stopBelow: 1e-5)), epochs: epochs))
+        c.cropKind = .tclr; c.normalisation = .unit
+        return c
+    }
+
+    /// TCLR's pretraining (protocols.md).
+    public static func tclrPretrainRecipe(classes: Int, epochs: Int) -> TrainingConfiguration {
+        var c = TrainingConfiguration(model: "r3d18-tclr", classes: classes, epochs: epochs, batch: 40, optimizer: .adamDefault,
+                                      parameterGroups: ParameterGroups(weightDecay: 1e-9),
+                                      schedule: LearningRateSchedule(base: 1e-3, shape: .plateau(PlateauRule(patience: 9)), epochs: epochs,
+                                                                     warmupFactors: [0.01, 0.05, 0.1, 0.5, 1]))
+        c.objective = .tclr; c.clip = "16x4"; c.shortSide = 128; c.crop = 112; c.cropKind = .tclr; c.validateEvery = 0
+        c.tclrLocalClips = 4
+        return c
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Data
+import Experiments
+import Foundation
+import Harness
+import Training
+
+extension Profile: ExpressibleByArgument {}
+
+struct ReproduceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reproduce",
+        abstract: "Table 1's rows as configurations: print them, and plan their stages with cost and time on this machine.",
+        discussion: """
+            Profiles: paper (the report's settings, on the real Kinetics400ViPriors layout), mini \
+            (all rows scaled, on the embedded motion set) and smoke (every stage on a tiny budget). \
+            --print-config prints each row's resolved configuration with the choices the report \
+            does not state; --dry-run prints every stage's GMACs and clips and the time it would \
+            take here, from throughput measured now (one training step and one inference per \
+            network), without reading any video. With --data, the plan counts that folder's \
+            videos and lists those missing. Running the stages is not built yet.
+            """)
+
+    @Option(help: "paper, mini or smoke.") var profile: Profile = .mini
+    @Option(help: ArgumentHelp("Rows to include, comma-separated (default: all).", valueName: "1,6,7")) var rows: String?
+    @Option(help: ArgumentHelp("A dataset in the challenge's layout (default: the paper's counts, or the embedded set's).", valueName: "dir")) var data: String?
+    @Flag(name: .customLong("print-config"), help: "Print each row's resolved configuration (JSON) and its hash.") var printConfig = false
+    @Flag(name: .customLong("dry-run"), help: "Plan the stages with cost and estimated time; run nothing.") var dryRun = false
+    @Flag(name: .customLong("no-measure"), help: "With --dry-run: GMACs and clips only, no throughput measurement.") var noMeasure = false
+    @Option(help: "Threads for the throughput measurement.") var threads: Int = 2
+    @Flag(help: "Print JSON.") var json = false
+
+    func selectedRows() throws -> [Table1Row] {
+        guard let rows else { return Table1Row.allCases }
+        return try rows.split(separator: ",").map { text in
+            guard let n = Int(text.trimmingCharacters(in: .whitespaces)), let r = Table1Row(rawValue: n) else {
+                throw ValidationError("--rows: '\(text)' is not a Table 1 row (1-7)")
+            }
+            return r
+        }
+    }
+
+    func run() throws {
+        let selected = try selectedRows()
+        var counts = profile == .paper ? (train: 40_000, val: 10_000, test: 20_000, classes: 400) : (train: 200, val: 50, test: 50, classes: 10)
+        var missing: [String] = []
+        if let data {
+            let ds = try VideoDataset.challenge(root: data)
+            let fm = FileManager.default
+            let present = ds.items.filter { fm.fileExists(atPath: $0.path) }
+            missing = ds.items.filter { !fm.fileExists(atPath: $0.path) }.map { "\($0.split)/\($0.id)" }
+            counts = (ds.items(split: "train").count, ds.items(split: "val").count, ds.items(split: "test").count, ds.classes.count)
+            note("\(data): \(ds.classes.count) classes; train \(counts.train), val \(counts.val), test \(counts.test) videos listed; \(present.count) present, \(missing.count) missing, \(ds.knownCorrupt.count) on the corrupt list")
+            if !missing.isEmpty {
+                note("missing (first 10): " + missing.prefix(10).joined(separator: ", ") + (missing.count > 10 ? ", ..." : ""))
+                note("the plan counts every listed video; the runner will leave out the missing ones")
+            }
+        }
+        let configs = selected.map { Table1Configurations.row($0, profile: profile, classes: counts.classes) }
+        if printConfig {
+            for c in configs {
+                print("# \(c.name) (\(c.hash)); paper's top-1: \(c.row.paperTop1) %")
+                print(c.json)
+            }
+            if !dryRun { return }
+        }
+        guard dryRun else {
+            throw ValidationError("running the Table 1 stages is not built yet (the runner's issue); use --print-config or --dry-run")
+        }
+        var measured: [String: Throughput] = [:]
+        var plans: [PlannedStage] = []
+        for c in configs {
+            for s in Planner.stages(c, trainVideos: counts.train, valVideos: counts.val, testVideos: counts.test) {
+                var seconds: Double?
+                var source = "not measured"
+                if s.kind != .flow && !noMeasure {
+                    let width = s.kind == .pretrain ? c.pretraining!.width : c.training.width
+                    let key = "\(s.model)|\(s.input)|\(width)|\(s.training)"
+                    if measured[key] == nil {
+                        note("measuring \(s.model) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
+                        // The profile's own batch where it fits (small clips), 2 at paper size; at least a second of repeats.
+                        let batch = profile == .paper ? (s.training ? 2 : 1) : 16
+                        let r = try ModelBenchmark.run(model: s.model, input: s.input, batch: batch, threads: threads, train: s.training,
+                                                       classes: counts.classes, width: width, minimumSeconds: 1)
+                        measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(threads) threads)")
+                    }
+                    seconds = measured[key]!.secondsPerClip * s.clips
+                    source = measured[key]!.source
+                }
+                plans.append(PlannedStage(stage: s, estimatedSeconds: seconds, source: source, configuration: c.name))
+            }
+        }
+        if json { print(try encodeJSON(plans)); return }
+        print("profile \(profile.rawValue): \(counts.train) train, \(counts.val) val, \(counts.test) test videos; GMACs are multiply-accumulates per clip")
+        let table = Tabular(columns: ["row", "stage", "model", "clip CxTxHxW", "GMACs/clip", "clips", "estimate", "note"],
+                            rows: plans.map { p in
+                                [.int(p.stage.row.rawValue), .text(p.stage.kind.rawValue), .text(p.stage.model),
+                                 .text(p.stage.input.map(String.init).joined(separator: "x")),
+                                 .number(p.stage.gmacsPerClip, digits: 3), .number(p.stage.clips, digits: 0),
+                                 .text(p.estimatedSeconds.map(duration) ?? "-"), .text(p.stage.note ?? "")]
+                            })
+        print(table.render(.table), terminator: "")
+        let total = plans.compactMap(\.estimatedSeconds).reduce(0, +)
+        if total > 0 { print("total estimate (network stages, one seed): \(duration(total)) on this machine") }
+        for c in configs where !c.choices.isEmpty {
+            print("row \(c.row.rawValue) choices the report does not state:")
+            for ch in c.choices { print("  - \(ch)") }
+        }
+    }
+}
+
+struct PlannedStage: Encodable {
+    var stage: StagePlan
+    var estimatedSeconds: Double?
+    var source: String
+    var configuration: String
+}
+
+func duration(_ s: Double) -> String {
+    if s < 120 { return String(format: "%.0f s", s) }
+    if s < 7200 { return String(format: "%.0f min", s / 60) }
+    if s < 172_800 { return String(format: "%.1f h", s / 3600) }
+    return String(format: "%.0f days", s / 86400)
+}

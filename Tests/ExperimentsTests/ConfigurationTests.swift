@@ -1,0 +1,51 @@
+import Data
+import Experiments
+import Training
+import XCTest
+
+final class ConfigurationTests: XCTestCase {
+    func testPaperRowsFollowTable1() throws {
+        let rows = Table1Configurations.all(.paper, classes: 400)
+        XCTAssertEqual(rows.map(\.training.model), ["mvit-b", "i3d", "i3d", "r3d18", "r3d50", "r3d18", "r3d18-tclr"])
+        XCTAssertEqual(rows.map(\.training.modality.rawValue), ["rgb", "flow", "flow", "flow", "rgb", "rgb", "rgb"])
+        XCTAssertEqual(rows.map(\.training.clip), ["16x4", "16x2", "16x4", "16x2", "16x2", "16x2", "16x2"])
+        XCTAssertEqual(rows.map(\.test.views), ["3x10", "3x10", "3x5", "3x10", "3x10", "3x10", "3x10"])
+        XCTAssertEqual(rows.map(\.training.crop), [224, 224, 224, 112, 224, 112, 112])
+        XCTAssertEqual(rows.map { $0.pretraining != nil }, [false, false, false, false, true, false, true])
+        XCTAssertEqual(rows.map(\.training.epochs), [200, 150, 150, 150, 150, 150, 150])
+        XCTAssertEqual(rows[4].pretraining?.epochs, 400)
+        XCTAssertEqual(rows.map(\.row.paperTop1), [51.3, 40.5, 42.1, 31.9, 61.1, 33.2, 46.0])
+        for r in rows {
+            XCTAssertNoThrow(try r.training.validate(), r.name)
+            if let p = r.pretraining { XCTAssertNoThrow(try p.validate(), r.name) }
+            XCTAssertFalse(r.choices.isEmpty, "\(r.name) names the choices the report leaves open")
+        }
+        XCTAssertEqual(rows[0].name, "row1_mvit-b_rgb_scratch_16x4x3x10_paper")
+        XCTAssertEqual(Set(rows.map(\.hash)).count, 7)
+    }
+
+    func testScaledProfilesValidateAndDiffer() throws {
+        for p in [Profile.mini, .smoke] {
+            for r in Table1Configurations.all(p, classes: 10) {
+                XCTAssertNoThrow(try r.training.validate(), r.name)
+                if let pre = r.pretraining { XCTAssertNoThrow(try pre.validate(), r.name) }
+                XCTAssertEqual(r.training.crop, 32)
+                XCTAssertEqual(r.training.flipProbability, 0, "the motion set is not flip-invariant")
+            }
+        }
+        XCTAssertNotEqual(Table1Configurations.row(.r3d18, profile: .mini, classes: 10).hash,
+                          Table1Configurations.row(.r3d18, profile: .smoke, classes: 10).hash)
+    }
+
+    func testPlanCountsClipsAndCost() {
+        let c = Table1Configurations.row(.r3d18TCLR, profile: .paper, classes: 400)
+        let s = Planner.stages(c, trainVideos: 40_000, valVideos: 10_000, testVideos: 20_000)
+        XCTAssertEqual(s.map(\.kind), [.pretrain, .train, .test])
+        XCTAssertEqual(s[0].clips, 40_000 * 400 * 10)
+        XCTAssertEqual(s[1].gmacsPerClip, 43.137, accuracy: 0.002, "models.md's TCLR R3D-18 at 3x16x112x112")
+        XCTAssertEqual(s[2].clips, 30_000 * 30)
+        let flow = Planner.stages(Table1Configurations.row(.i3dFlow16x4, profile: .paper, classes: 400), trainVideos: 1, valVideos: 1, testVideos: 1)
+        XCTAssertEqual(flow.first?.kind, .flow)
+        XCTAssertEqual(flow.last?.clips, 2 * 15)
+    }
+}
