@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Safetensors", "Store", "Plot"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Models", "Data", "Safetensors"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Store"]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation", "Safetensors"]),
     ],
     swiftLanguageModes: [.v5]

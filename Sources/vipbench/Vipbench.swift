@@ -22,7 +22,7 @@ struct Vipbench: ParsableCommand {
         version: "0.1.0",
         subcommands: [EnvCommand.self, ReferenceCommand.self, ResultsCommand.self, PlotCommand.self,
                       BenchCommand.self, EvalCommand.self, SubmitCommand.self, ScoreCommand.self,
-                      EnsembleCommand.self, VideoCommand.self, DatasetCommand.self, FlowCommand.self, ModelCommand.self, TrainCommand.self, PretrainCommand.self, TestCommand.self, ReproduceCommand.self, DebugCommand.self])
+                      EnsembleCommand.self, VideoCommand.self, DatasetCommand.self, FlowCommand.self, ModelCommand.self, TrainCommand.self, PretrainCommand.self, TestCommand.self, ReproduceCommand.self, CheckCommand.self, DebugCommand.self])
 
     static func main() {
         tuneNativeLibraries()

@@ -1,0 +1,51 @@
+import Experiments
+import Foundation
+import Store
+import XCTest
+
+final class GateTests: XCTestCase {
+    func store() throws -> (ResultsStore, String) {
+        let path = NSTemporaryDirectory() + "vipbench-gate-\(UUID().uuidString).sqlite"
+        return (try ResultsStore(path: path), path)
+    }
+
+    func record(_ db: ResultsStore, key: String, seed: Int, top1: Double) throws {
+        let p = RunProvenance(gitCommit: "c", gitDirty: false, host: "h", pid: 1, cpu: "cpu", blas: "b", blasThreads: 2,
+                              swiftVersion: "s", commandLine: "test")
+        let id = try db.beginRun(configuration: RowKey.configuration(profile: "smoke", key: key), profile: "smoke", seed: seed, provenance: p)
+        try db.record(metrics: [MetricRecord(split: "val", spatialCrops: 3, temporalClips: 10, samplingRule: "slowfast-uniform",
+                                             metric: "top1", value: top1)], run: id)
+        try db.finishRun(id, status: .finished)
+    }
+
+    func testGateCatchesADropAndPassesNoise() throws {
+        let (db, path) = try store()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let baseline = Baseline(profile: "smoke", entries: [
+            .init(key: "row6", value: 0.30, seedSpread: 0.02, seeds: 3, tolerance: 0.05, why: "test"),
+            .init(key: "row7", value: 0.40, seedSpread: 0.02, seeds: 3, tolerance: 0.05, why: "test"),
+            .init(key: "ensemble", value: 0.45, seedSpread: 0.02, seeds: 3, tolerance: 0.05, why: "test"),
+        ])
+        for (s, v) in [(0, 0.29), (1, 0.31), (2, 0.28)] { try record(db, key: "row6", seed: s, top1: v) }
+        for (s, v) in [(0, 0.50), (1, 0.30)] { try record(db, key: "row7", seed: s, top1: v) }
+        try record(db, key: "row7", seed: 0, top1: 0.30)      // the latest run of seed 0 counts
+        let m = try Gate.measure(baseline, store: db)
+        XCTAssertEqual(m["row6"]!.mean, 0.88 / 3, accuracy: 1e-12)
+        XCTAssertEqual(m["row7"]!.mean, 0.30, accuracy: 1e-12)
+        XCTAssertEqual(m["row7"]!.seeds, [0, 1])
+        let v = Gate.check(baseline, measured: m)
+        XCTAssertEqual(v.failed.map(\.key), ["row7", "ensemble"])
+        XCTAssertEqual(v.failed.first?.reason, "down by 10.0 points (tolerance 5.0)")
+        XCTAssertEqual(v.failed.last?.reason, "no result recorded")
+        XCTAssertEqual(Gate.check(baseline, measured: m, tolerance: 0.2).failed.map(\.key), ["ensemble"])
+
+        let u = Gate.updated(baseline, measured: m)
+        XCTAssertEqual(u.entries[0].value, 0.88 / 3, accuracy: 1e-12)
+        XCTAssertEqual(u.entries[0].tolerance, max(0.02, 3 * u.entries[0].seedSpread / 3.0.squareRoot()), accuracy: 1e-12)
+        XCTAssertEqual(u.entries[2], baseline.entries[2], "an entry without records is left alone")
+        let file = NSTemporaryDirectory() + "vipbench-baseline-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try u.write(file)
+        XCTAssertEqual(try Baseline.read(file), u)
+    }
+}
