@@ -13,6 +13,8 @@ public struct Baseline: Codable, Equatable, Sendable {
         /// "row6", ..., or "ensemble".
         public var key: String
         public var metric: String
+        /// The metric's variant: `video` (accuracy over videos), `official` or `all-class`.
+        public var variant: String
         public var views: String
         public var value: Double
         /// Standard deviation over the seeds when the baseline was set.
@@ -21,9 +23,9 @@ public struct Baseline: Codable, Equatable, Sendable {
         public var tolerance: Double
         public var why: String
 
-        public init(key: String, metric: String = "top1", views: String = "3x10", value: Double, seedSpread: Double, seeds: Int,
-                    tolerance: Double, why: String) {
-            self.key = key; self.metric = metric; self.views = views; self.value = value; self.seedSpread = seedSpread
+        public init(key: String, metric: String = "top1", variant: String = "video", views: String = "3x10", value: Double,
+                    seedSpread: Double, seeds: Int, tolerance: Double, why: String) {
+            self.key = key; self.metric = metric; self.variant = variant; self.views = views; self.value = value; self.seedSpread = seedSpread
             self.seeds = seeds; self.tolerance = tolerance; self.why = why
         }
     }
@@ -93,7 +95,7 @@ public enum Gate {
             let parts = e.views.split(separator: "x").compactMap { Int($0) }
             var values: [(Int, Double)] = []
             for (seed, id) in latestBySeed {
-                if let m = metrics.first(where: { $0.runID == id && $0.split == "val" && $0.metric == e.metric
+                if let m = metrics.first(where: { $0.runID == id && $0.split == "val" && $0.metric == e.metric && $0.variant == e.variant
                     && [$0.spatialCrops, $0.temporalClips] == parts }), let v = m.value {
                     values.append((seed, v))
                 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Data
 import Experiments
+import Flow
+import Store
 import Foundation
 import Harness
 import Training
@@ -18,7 +20,9 @@ struct ReproduceCommand: ParsableCommand {
             does not state; --dry-run prints every stage's GMACs and clips and the time it would \
             take here, from throughput measured now (one training step and one inference per \
             network), without reading any video. With --data, the plan counts that folder's \
-            videos and lists those missing. Running the stages is not built yet.
+            videos and lists those missing. Without either, runs the stages (data, flow, \
+            pretraining, training, test scores, evaluation, ensemble) and writes the report; a \
+            killed run started again redoes only what was unfinished.
             """)
 
     @Option(help: "paper, mini or smoke.") var profile: Profile = .mini
@@ -29,6 +33,11 @@ struct ReproduceCommand: ParsableCommand {
     @Flag(name: .customLong("no-measure"), help: "With --dry-run: GMACs and clips only, no throughput measurement.") var noMeasure = false
     @Option(help: "Threads for the throughput measurement.") var threads: Int = 2
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: ArgumentHelp("Extracted flow of --data (default: beside the data, <data>-flow, extracted when missing).", valueName: "dir")) var flow: String?
+    @Option(parsing: .upToNextOption, help: "Seeds (each row is run once per seed).") var seeds: [UInt64] = [0]
+    @Option(help: ArgumentHelp("Where the stages keep their files.", valueName: "dir")) var work: String = "results/runs"
+    @Option(help: ArgumentHelp("The report to write.", valueName: "file")) var report: String = "results/REPORT.md"
+    @OptionGroup var store: StoreOptions
 
     func selectedRows() throws -> [Table1Row] {
         guard let rows else { return Table1Row.allCases }
@@ -64,9 +73,7 @@ struct ReproduceCommand: ParsableCommand {
             }
             if !dryRun { return }
         }
-        guard dryRun else {
-            throw ValidationError("running the Table 1 stages is not built yet (the runner's issue); use --print-config or --dry-run")
-        }
+        guard dryRun else { return try runStages(selected) }
         var measured: [String: Throughput] = [:]
         var plans: [PlannedStage] = []
         for c in configs {
@@ -106,6 +113,82 @@ struct ReproduceCommand: ParsableCommand {
             print("row \(c.row.rawValue) choices the report does not state:")
             for ch in c.choices { print("  - \(ch)") }
         }
+    }
+}
+
+extension ReproduceCommand {
+    /// The embedded set for the scaled profiles (rendered once), or --data.
+    func prepareData() throws -> (VideoDataset, String?) {
+        var root = data
+        if root == nil {
+            guard profile != .paper else { throw ValidationError("the paper profile needs --data (the Kinetics400ViPriors folder)") }
+            root = profile == .smoke ? "data/smoke" : "data/motion"
+            if !FileManager.default.fileExists(atPath: root! + "/annotations/clsIdx.csv") {
+                var o = SyntheticDataset.Options()
+                if profile == .smoke { o.classes = 4; o.perClass = (6, 3, 0) }
+                note("rendering the embedded dataset into \(root!) ...")
+                _ = try SyntheticDataset.generate(into: root!, options: o)
+            }
+        }
+        let ds = try VideoDataset.challenge(root: root!)
+        return (ds, root)
+    }
+
+    func prepareFlow(_ ds: VideoDataset, root: String, configs: [RowConfiguration]) throws -> String? {
+        guard configs.contains(where: { $0.training.modality == .flow }) else { return flow }
+        let out = flow ?? root + "-flow"
+        let extractor = FlowExtractor(parameters: FlowPreset.opencvCPU.parameters, preset: FlowPreset.opencvCPU.rawValue, jobs: threads)
+        let work = ds.items.filter { $0.split != "test" }.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: "\(out)/\($0.split)/\($0.id)") }
+        let missing = work.filter { !extractor.isComplete($0) }
+        if !missing.isEmpty {
+            note("flow: extracting \(missing.count) of \(work.count) videos into \(out) (resumable)")
+            let bar = ProgressBar(total: missing.count, label: "videos (flow)")
+            let outcomes = extractor.run(missing) { done, _, job, o in
+                if case .failed(let why) = o { note("\(job.source): flow failed: \(why)") }
+                bar.update(done)
+            }
+            let failed = outcomes.filter { if case .failed = $0 { return true }; return false }.count
+            if failed > 0 { note("flow: \(failed) video(s) failed; the flow rows leave them out") }
+        }
+        return out
+    }
+
+    func runStages(_ selected: [Table1Row]) throws {
+        let started = Date()
+        let (ds, root) = try prepareData()
+        let configs = selected.map { Table1Configurations.row($0, profile: profile, classes: ds.classes.count) }
+        let flowRoot = try prepareFlow(ds, root: root!, configs: configs)
+        let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
+        var runner = Runner(profile: profile, rows: selected, seeds: seeds, dataset: ds, flowRoot: flowRoot, work: work, store: db)
+        runner.threads = threads
+        let outcomes = runner.run { event in
+            switch event {
+            case .stage(let row, let seed, let stage, let message): note("[\(row) seed \(seed)] \(stage): \(message)")
+            case .training(let row, let seed, let stage, let e):
+                if case .epoch(let r) = e {
+                    var line = String(format: "[%@ seed %d] %@ epoch %d: loss %.4f, %.0f clips/s", row, seed, stage, r.epoch + 1, r.meanLoss, r.clipsPerSecond)
+                    if let v = r.validation { line += String(format: ", val top-1 %.1f %%", 100 * v.top1) }
+                    note(line)
+                }
+            }
+        }
+        var gmacs: [Table1Row: Double] = [:]
+        for c in configs {
+            let t = c.training, clip = t.clipSpec!
+            gmacs[c.row] = Planner.stages(c, trainVideos: 1, valVideos: 1, testVideos: 0).last?.gmacsPerClip
+            _ = clip
+        }
+        let machine = MachineInfo.current(askToolchain: false)
+        let text = Report.markdown(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs, seeds: seeds,
+                                   commit: machine.git.commit ?? "unknown", machine: "\(machine.cpu.model), \(machine.cpu.cores) cores",
+                                   date: ISO8601DateFormatter().string(from: Date()))
+        try FileManager.default.createDirectory(atPath: (report as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: report, atomically: true, encoding: .utf8)
+        let failed = outcomes.filter { $0.failure != nil }
+        note(String(format: "reproduce %@: %d result(s), %d failed, %.0f s; report in %@", profile.rawValue, outcomes.count - failed.count,
+                    failed.count, Date().timeIntervalSince(started), report))
+        for f in failed { note("failed: \(f.key) seed \(f.seed): \(f.failure!)") }
+        if !failed.isEmpty { throw ExitCode.failure }
     }
 }
 

@@ -102,17 +102,6 @@ struct TrainingOptions: ParsableArguments {
         return c
     }
 
-    func items(_ dataset: VideoDataset, split: String) -> [VideoDataset.Item] {
-        let all = dataset.items(split: split).filter { !dataset.knownCorrupt.contains($0.id) }
-        return limitVideos.map { Array(all.prefix($0)) } ?? all
-    }
-
-    func dataModality() throws -> Modality {
-        guard modality == .flow else { return .rgb }
-        guard let flow else { throw ValidationError("--modality flow needs --flow DIR (from `vipbench flow extract`)") }
-        return .flow(root: flow)
-    }
-
     /// Runs the loop, logging every event to RUNDIR/log.jsonl and drawing progress on stderr.
     func run(_ config: TrainingConfiguration, network: TrainableNetwork, train: ClipLoader, validation: ClipLoader?) throws {
         let dir = RunDirectory(out)
@@ -270,32 +259,14 @@ struct TrainCommand: ParsableCommand {
         if options.printConfig { print(config.json); return }
         try config.validate()
         note("configuration \(config.hash):\n\(config.json)")
-        let clip = config.clipSpec!
-        var g = SeededGenerator(seed: config.seed).derived("init")
-        let frames = clip.frames
-        guard let net = ModelZoo.make(model, inputChannels: config.modality.channels, classes: config.classes, width: config.width,
-                                      clip: [frames, config.crop, config.crop], generator: &g) as? (Module & Layer) else {
-            throw ValidationError("model '\(model)' cannot be trained as a classifier")
-        }
+        let network = try TrainingSetup.network(config)
         if let initFrom = options.initFrom, !(options.resume && FileManager.default.fileExists(atPath: RunDirectory(options.out).latest)) {
-            let r = try initialise(net, from: initFrom)
+            let r = try initialise(network.module, from: initFrom)
             note("initialised \(r.loaded.count) tensors from \(initFrom); skipped \(r.skipped.count) of the file's (\(r.skipped.prefix(6).joined(separator: ", "))\(r.skipped.count > 6 ? ", ..." : "")); \(r.fresh.count) start fresh (\(r.fresh.prefix(6).joined(separator: ", "))\(r.fresh.count > 6 ? ", ..." : ""))")
         }
-        let modality = try options.dataModality()
-        let trainItems = options.items(dataset, split: "train"), valItems = options.items(dataset, split: "val")
-        guard !trainItems.isEmpty else { throw ValidationError("\(options.data): the train split is empty") }
-        var sampler = ClipSampler(clip: clip, shortSide: config.shortSide, mode: .train(config.augmentation),
-                                  normalisation: config.normalisation.value, modality: modality)
-        sampler.augmentedCopies = config.augmentedCopies
-        let cache = options.cacheMB * 1_000_000
-        let loader = ClipLoader(items: trainItems, sampler: sampler, batchSize: config.batch, workers: options.workers,
-                                seed: config.seed, shuffle: true, cacheBytes: cache)
-        let valSampler = ClipSampler(clip: clip, shortSide: config.shortSide,
-                                     mode: .test(crops: 1, clips: 1, rule: .slowfastOffset, cropRule: .slowfast, size: config.crop),
-                                     normalisation: config.normalisation.value, modality: modality)
-        let valLoader = valItems.isEmpty ? nil : ClipLoader(items: valItems, sampler: valSampler, batchSize: config.batch, workers: options.workers,
-                                                            seed: config.seed, shuffle: false, cacheBytes: cache)
-        try options.run(config, network: .classifier(net), train: loader, validation: valLoader)
+        let (loader, valLoader) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.workers,
+                                                            cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos)
+        try options.run(config, network: network, train: loader, validation: valLoader)
     }
 }
 
@@ -327,17 +298,9 @@ struct PretrainCommand: ParsableCommand {
             if options.printConfig { print(config.json); return }
             try config.validate()
             note("configuration \(config.hash):\n\(config.json)")
-            var g = SeededGenerator(seed: config.seed).derived("init")
-            let net = TCLRNetwork(inputChannels: config.modality.channels, width: config.width, generator: &g)
-            let modality = try options.dataModality()
-            let items = options.items(dataset, split: "train")
-            guard !items.isEmpty else { throw ValidationError("\(options.data): the train split is empty") }
-            let sampler = ClipSampler(clip: config.clipSpec!, shortSide: config.shortSide,
-                                      mode: .tclr(config.augmentation, localClips: config.tclrLocalClips),
-                                      normalisation: config.normalisation.value, modality: modality)
-            let loader = ClipLoader(items: items, sampler: sampler, batchSize: config.batch, workers: options.workers,
-                                    seed: config.seed, shuffle: true, cacheBytes: options.cacheMB * 1_000_000)
-            try options.run(config, network: .tclr(net), train: loader, validation: nil)
+            let (loader, _) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.workers,
+                                                        cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos)
+            try options.run(config, network: try TrainingSetup.network(config), train: loader, validation: nil)
         }
     }
 }

@@ -14,7 +14,9 @@ final class GateTests: XCTestCase {
                               swiftVersion: "s", commandLine: "test")
         let id = try db.beginRun(configuration: RowKey.configuration(profile: "smoke", key: key), profile: "smoke", seed: seed, provenance: p)
         try db.record(metrics: [MetricRecord(split: "val", spatialCrops: 3, temporalClips: 10, samplingRule: "slowfast-uniform",
-                                             metric: "top1", value: top1)], run: id)
+                                             metric: "top1", variant: "video", value: top1),
+                                  MetricRecord(split: "val", spatialCrops: 3, temporalClips: 10, samplingRule: "slowfast-uniform",
+                                               metric: "top1", variant: "official", value: 0.99)], run: id)
         try db.finishRun(id, status: .finished)
     }
 

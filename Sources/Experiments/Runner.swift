@@ -1,0 +1,184 @@
+import Data
+import Engine
+import Evaluation
+import Foundation
+import Store
+import Training
+
+/// Runs Table 1's rows stage by stage: TCLR pretraining, training or fine-tuning, test scores,
+/// evaluation under several view schemes, the ensemble, each result recorded in the store.
+///
+/// Every stage's output lives under `work/<row name>-<configuration hash>/seed<k>/`, so a
+/// changed configuration never reuses another's files. Training resumes from its latest
+/// checkpoint (a finished run returns at once), a scores file is written to a temporary name and
+/// renamed, and a result already recorded for the same scores file (same SHA-256) is not recorded
+/// again: a killed run started again redoes only the unfinished stage. A failing stage names row,
+/// stage and cause, and the other rows go on.
+public struct Runner {
+    public var profile: Profile
+    public var rows: [Table1Row]
+    public var seeds: [UInt64]
+    public var dataset: VideoDataset
+    public var flowRoot: String?
+    public var work: String
+    public var store: ResultsStore
+    public var threads = 2
+    public var workers = 2
+    /// Views evaluated from each row's scores file (crops x clips subsets of its own views).
+    public var viewSchemes = ["1x1", "3x1", "1x10", "3x10"]
+
+    public init(profile: Profile, rows: [Table1Row], seeds: [UInt64], dataset: VideoDataset, flowRoot: String?, work: String,
+                store: ResultsStore) {
+        self.profile = profile; self.rows = rows; self.seeds = seeds; self.dataset = dataset; self.flowRoot = flowRoot
+        self.work = work; self.store = store
+    }
+
+    public enum Event: Sendable {
+        case stage(row: String, seed: UInt64, stage: String, message: String)
+        case training(row: String, seed: UInt64, stage: String, TrainingEvent)
+    }
+
+    public struct Outcome: Sendable {
+        public var key: String
+        public var seed: UInt64
+        /// views -> video top-1 on validation.
+        public var top1: [String: Double]
+        public var scores: String?
+        public var failure: String?
+    }
+
+    /// The configuration a row runs with for one seed.
+    public func configuration(_ row: Table1Row, seed: UInt64) -> RowConfiguration {
+        var c = Table1Configurations.row(row, profile: profile, classes: dataset.classes.count)
+        c.training.seed = seed
+        c.pretraining?.seed = seed
+        return c
+    }
+
+    public func directory(_ c: RowConfiguration) -> String { "\(work)/\(c.name)-\(c.hash.prefix(8))/seed\(c.training.seed)" }
+
+    public func run(events: (Event) -> Void) -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for seed in seeds {
+            var members: [(String, String)] = []
+            for row in rows {
+                let c = configuration(row, seed: seed)
+                do {
+                    let o = try runRow(c, events: events)
+                    outcomes.append(o)
+                    if let s = o.scores { members.append(("row\(row.rawValue)", s)) }
+                } catch {
+                    events(.stage(row: c.name, seed: seed, stage: "failed", message: "\(error)"))
+                    outcomes.append(Outcome(key: "row\(row.rawValue)", seed: seed, top1: [:], scores: nil, failure: "\(error)"))
+                }
+            }
+            if members.count >= 2 {
+                do { outcomes.append(try ensemble(members, seed: seed, events: events)) } catch {
+                    events(.stage(row: "ensemble", seed: seed, stage: "failed", message: "\(error)"))
+                    outcomes.append(Outcome(key: "ensemble", seed: seed, top1: [:], scores: nil, failure: "\(error)"))
+                }
+            }
+        }
+        return outcomes
+    }
+
+    func runRow(_ c: RowConfiguration, events: (Event) -> Void) throws -> Outcome {
+        let dir = directory(c)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(c.json.utf8).write(to: URL(fileURLWithPath: dir + "/row.json"))
+        let seed = c.training.seed
+        let commit = "unknown"
+        func say(_ stage: String, _ m: String) { events(.stage(row: c.name, seed: seed, stage: stage, message: m)) }
+        var initFrom: String?
+        if let pre = c.pretraining {
+            let run = RunDirectory(dir + "/pretrain")
+            say("pretrain", "TCLR pretraining, \(pre.epochs) epochs")
+            let (loader, _) = try TrainingSetup.loaders(pre, dataset: dataset, flowRoot: flowRoot, workers: workers)
+            _ = try Training.train(pre, network: try TrainingSetup.network(pre), train: loader, validation: nil, directory: run,
+                                   resume: true, commit: commit) { events(.training(row: c.name, seed: seed, stage: "pretrain", $0)) }
+            initFrom = run.latest
+        }
+        let t = c.training
+        let run = RunDirectory(dir + "/train")
+        let network = try TrainingSetup.network(t)
+        if let initFrom, !FileManager.default.fileExists(atPath: run.latest) {
+            let r = try initialise(network.module, from: initFrom)
+            say("train", "initialised \(r.loaded.count) tensors from the pretraining, \(r.fresh.count) fresh")
+        }
+        say("train", "\(t.model) \(t.modality.rawValue) \(t.clip), \(t.epochs) epochs")
+        let (loader, val) = try TrainingSetup.loaders(t, dataset: dataset, flowRoot: flowRoot, workers: workers)
+        let summary = try Training.train(t, network: network, train: loader, validation: val, directory: run, resume: true,
+                                         commit: commit) { events(.training(row: c.name, seed: seed, stage: "train", $0)) }
+        let scoresPath = dir + "/scores-val-\(c.test.rule.rawValue)-\(c.test.views).safetensors"
+        if !FileManager.default.fileExists(atPath: scoresPath) {
+            say("test", "\(c.test.views) views, \(c.test.rule.rawValue)")
+            var q = Scoring.Request(checkpoint: summary.latestCheckpoint, split: "val", crops: c.test.spatialCrops,
+                                    clips: c.test.temporalClips, rule: c.test.rule, cropRule: c.test.cropRule,
+                                    shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
+            q.threads = threads
+            let partial = scoresPath + ".partial"
+            _ = try Scoring.run(q, dataset: dataset, output: partial)
+            try FileManager.default.moveItem(atPath: partial, toPath: scoresPath)
+        }
+        let top1 = try evaluateAndRecord(key: "row\(c.row.rawValue)", seed: seed, scores: scoresPath, configuration: c.hash,
+                                         configurationFile: dir + "/row.json")
+        say("eval", top1.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f %%", $0.key, 100 * $0.value) }.joined(separator: ", "))
+        return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil)
+    }
+
+    /// Evaluates every view scheme the file holds and records them as one run (once per file).
+    func evaluateAndRecord(key: String, seed: UInt64, scores path: String, configuration hash: String,
+                           configurationFile: String? = nil) throws -> [String: Double] {
+        let file = try ScoresFile(contentsOf: path)
+        var top1: [String: Double] = [:]
+        var records: [MetricRecord] = []
+        let rule = file.metadata["sampling_rule"] ?? ""
+        let own = "\(file.spatialCrops)x\(file.temporalClips)"
+        for scheme in viewSchemes + (viewSchemes.contains(own) ? [] : [own]) {
+            guard let views = try? ViewSelection.parse(scheme, for: file) else { continue }
+            let e = try Evaluation(file, views: views, aggregation: .meanSoftmax)
+            records += e.metricRecords(split: "val", samplingRule: rule)
+            top1[scheme] = e.score.video["top1"]
+        }
+        let sha = try SHA256.hex(fileAt: path)
+        let config = RowKey.configuration(profile: profile.rawValue, key: key)
+        let recordedRuns = Set(try store.runs().filter { $0.status == .finished && $0.configuration == config }.map(\.id))
+        if try store.artifacts().contains(where: { $0.sha256 == sha && $0.kind == "scores" && recordedRuns.contains($0.runID ?? -1) }) {
+            return top1
+        }
+        let p = RunProvenance(gitCommit: nil, gitDirty: nil, host: ProcessInfo.processInfo.hostName,
+                              pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: BLAS.configuration,
+                              blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
+        let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(seed), provenance: p)
+        try store.record(metrics: records, run: run)
+        var artifacts = [ArtifactRecord(runID: run, path: path, kind: "scores", sha256: sha)]
+        if let f = configurationFile {
+            artifacts.append(ArtifactRecord(runID: run, path: f, kind: "configuration:\(hash)", sha256: try SHA256.hex(fileAt: f)))
+        }
+        try store.record(artifacts: artifacts)
+        try store.finishRun(run, status: .finished)
+        return top1
+    }
+
+    /// Equal-weight mean of the members' probabilities over all their views (no weights tuned on
+    /// validation, so the figure is not optimistic).
+    func ensemble(_ members: [(String, String)], seed: UInt64, events: (Event) -> Void) throws -> Outcome {
+        let files = try members.map { try ScoresFile(contentsOf: $0.1) }
+        let models = try Ensemble.perModel(files, space: .probabilities)
+        let weights = [Double](repeating: 1, count: files.count)
+        let fused = Ensemble.fuse(models, weights: weights)
+        var out = try Ensemble.output(fused, like: files[0], space: .probabilities, weights: weights, sources: members.map(\.0))
+        out.metadata["sampling_rule"] = "ensemble"
+        let path = "\(work)/ensemble-\(profile.rawValue)-seed\(seed)-\(members.map(\.0).joined(separator: "+")).safetensors"
+        if !FileManager.default.fileExists(atPath: path) {
+            try out.write(to: path + ".partial")
+            try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)
+        }
+        var oneView = self
+        oneView.viewSchemes = ["1x1"]   // the fused file holds one view per video
+        let top1 = try oneView.evaluateAndRecord(key: "ensemble", seed: seed, scores: path,
+                                                 configuration: "members:" + members.map(\.0).joined(separator: ","))
+        events(.stage(row: "ensemble", seed: seed, stage: "eval", message: String(format: "%d members, top-1 %.1f %%", members.count, 100 * (top1["1x1"] ?? .nan))))
+        return Outcome(key: "ensemble", seed: seed, top1: ["3x10": top1["1x1"] ?? .nan], scores: path, failure: nil)
+    }
+}

@@ -1,0 +1,98 @@
+import Data
+import Engine
+import Evaluation
+import Foundation
+import Models
+import Training
+
+/// Per-view logits of a trained checkpoint on one split: what `vipbench test` writes and the
+/// runner evaluates.
+public enum Scoring {
+    public struct Request: Sendable {
+        public var checkpoint: String
+        public var split: String
+        public var crops: Int
+        public var clips: Int
+        public var rule: TestSamplingRule
+        public var cropRule: CropRule
+        public var shortSide: Int?
+        public var crop: Int?
+        public var flowRoot: String?
+        public var batch = 4
+        public var threads = 2
+
+        public init(checkpoint: String, split: String, crops: Int, clips: Int, rule: TestSamplingRule, cropRule: CropRule,
+                    shortSide: Int? = nil, crop: Int? = nil, flowRoot: String? = nil) {
+            self.checkpoint = checkpoint; self.split = split; self.crops = crops; self.clips = clips; self.rule = rule
+            self.cropRule = cropRule; self.shortSide = shortSide; self.crop = crop; self.flowRoot = flowRoot
+        }
+    }
+
+    public struct Result: Sendable {
+        public var scores: ScoresFile
+        public var failures: [String]
+        public var seconds: Double
+    }
+
+    /// Views are crop-major in the file (N x crops x clips x classes), as the Evaluation module reads them.
+    public static func run(_ q: Request, dataset: VideoDataset, output: String,
+                           progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
+        let ckpt = try TrainingCheckpoint(contentsOf: q.checkpoint)
+        let c = ckpt.configuration
+        guard c.objective == .supervised else { throw TrainingError.configuration("\(q.checkpoint) is a \(c.objective.rawValue) pretraining checkpoint, not a classifier") }
+        let size = q.crop ?? c.crop, side = q.shortSide ?? c.shortSide
+        guard size <= side else { throw TrainingError.configuration("crop \(size) is larger than the short side \(side)") }
+        guard case .classifier(let model) = try TrainingSetup.network(c) else { throw TrainingError.configuration("not a classifier") }
+        try ckpt.restore(into: model, path: q.checkpoint)
+        model.eval()
+        guard dataset.classes.count == c.classes else {
+            throw TrainingError.data("\(dataset.root) has \(dataset.classes.count) classes; the checkpoint's model has \(c.classes)")
+        }
+        let items = dataset.items(split: q.split).filter { !dataset.knownCorrupt.contains($0.id) }
+        guard !items.isEmpty else { throw TrainingError.data("\(dataset.root): split '\(q.split)' has no videos") }
+        let sampler = ClipSampler(clip: c.clipSpec!, shortSide: side,
+                                  mode: .test(crops: q.crops, clips: q.clips, rule: q.rule, cropRule: q.cropRule, size: size),
+                                  normalisation: c.normalisation.value, modality: try TrainingSetup.modality(c, flowRoot: q.flowRoot))
+        let loader = ClipLoader(items: items, sampler: sampler, batchSize: q.batch, workers: 2, seed: c.seed, shuffle: false)
+        let previous = Parallel.threads
+        Parallel.threads = q.threads
+        defer { Parallel.threads = previous }
+        var ids: [String] = [], labels: [Int?] = [], logits: [Float] = [], failed: [String] = []
+        var done = 0
+        let start = Date()
+        try BLAS.withThreads(q.threads) {
+            try Autograd.withoutGradients {
+                for b in loader.batches(epoch: 0) {
+                    failed += b.failures.map { "\($0.id): \($0.reason)" }
+                    done += b.indices.count + b.failures.count
+                    progress(done, items.count)
+                    guard !b.indices.isEmpty else { continue }
+                    let n = b.indices.count, v = q.crops * q.clips
+                    let out = model(Tensor(shape: [n * v] + Array(b.shape[2...]), data: b.data))
+                    let k = out.shape[1]
+                    // The loader's views are clip-major (clip outer, crop inner).
+                    for i in 0..<n {
+                        let item = items[b.indices[i]]
+                        ids.append(item.id); labels.append(item.label)
+                        for s in 0..<q.crops { for t in 0..<q.clips {
+                            let row = (i * v + t * q.crops + s) * k
+                            logits += out.data[row..<(row + k)]
+                        } }
+                    }
+                }
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        guard !ids.isEmpty else { throw TrainingError.data("no video of split '\(q.split)' could be read") }
+        let meta: [String: String] = [
+            "model": c.model, "modality": c.modality.rawValue, "clip": c.clip, "crop_rule": q.cropRule.rawValue,
+            "sampling_rule": q.rule.rawValue, "split": q.split, "score_kind": "logits", "checkpoint": q.checkpoint,
+            "configuration_hash": c.hash, "width": String(c.width), "crop": String(size), "short_side": String(side),
+            "seconds": String(format: "%.3f", seconds), "commit": ckpt.commit, "seed": String(c.seed),
+        ]
+        let scores = try ScoresFile(videoIDs: ids, labels: labels, classNames: dataset.classes, spatialCrops: q.crops,
+                                    temporalClips: q.clips, logits: logits, metadata: meta, source: output)
+        try scores.write(to: output)
+        return Result(scores: scores, failures: failed, seconds: seconds)
+    }
+}

@@ -1,0 +1,60 @@
+import Data
+import Engine
+import Foundation
+import Models
+
+/// Builds what a configuration trains: its network and its loaders, for the `train` and
+/// `pretrain` commands and the Table 1 runner alike.
+public enum TrainingSetup {
+    /// The network with its seeded initial weights (generator "init" of the seed).
+    public static func network(_ c: TrainingConfiguration) throws -> TrainableNetwork {
+        var g = SeededGenerator(seed: c.seed).derived("init")
+        if c.objective == .tclr {
+            return .tclr(TCLRNetwork(inputChannels: c.modality.channels, width: c.width, generator: &g))
+        }
+        guard let clip = c.clipSpec,
+              let m = ModelZoo.make(c.model, inputChannels: c.modality.channels, classes: c.classes, width: c.width,
+                                    clip: [clip.frames, c.crop, c.crop], generator: &g) as? (Module & Layer) else {
+            throw TrainingError.configuration("model '\(c.model)' cannot be trained as a classifier")
+        }
+        return .classifier(m)
+    }
+
+    public static func modality(_ c: TrainingConfiguration, flowRoot: String?) throws -> Modality {
+        guard c.modality == .flow else { return .rgb }
+        guard let flowRoot else { throw TrainingError.configuration("a flow configuration needs the extracted flow folder") }
+        return .flow(root: flowRoot)
+    }
+
+    /// Training clips (shuffled, augmented; TCLR's views for the TCLR objective) and, for a
+    /// classifier, validation views (the centre crop of the middle clip).
+    public static func loaders(_ c: TrainingConfiguration, dataset: VideoDataset, flowRoot: String?, workers: Int = 2,
+                               cacheBytes: Int = 512_000_000, limit: Int? = nil) throws -> (train: ClipLoader, validation: ClipLoader?) {
+        let modality = try modality(c, flowRoot: flowRoot)
+        func items(_ split: String) -> [VideoDataset.Item] {
+            let all = dataset.items(split: split).filter { !dataset.knownCorrupt.contains($0.id) }
+            return limit.map { Array(all.prefix($0)) } ?? all
+        }
+        let train = items("train")
+        guard !train.isEmpty else { throw TrainingError.data("\(dataset.root): the train split is empty") }
+        let clip = c.clipSpec!
+        var sampler: ClipSampler
+        if c.objective == .tclr {
+            sampler = ClipSampler(clip: clip, shortSide: c.shortSide, mode: .tclr(c.augmentation, localClips: c.tclrLocalClips),
+                                  normalisation: c.normalisation.value, modality: modality)
+        } else {
+            sampler = ClipSampler(clip: clip, shortSide: c.shortSide, mode: .train(c.augmentation),
+                                  normalisation: c.normalisation.value, modality: modality)
+            sampler.augmentedCopies = c.augmentedCopies
+        }
+        let trainLoader = ClipLoader(items: train, sampler: sampler, batchSize: c.batch, workers: workers, seed: c.seed,
+                                     shuffle: true, cacheBytes: cacheBytes)
+        let val = items("val")
+        guard c.objective == .supervised, !val.isEmpty else { return (trainLoader, nil) }
+        let valSampler = ClipSampler(clip: clip, shortSide: c.shortSide,
+                                     mode: .test(crops: 1, clips: 1, rule: .slowfastOffset, cropRule: .slowfast, size: c.crop),
+                                     normalisation: c.normalisation.value, modality: modality)
+        return (trainLoader, ClipLoader(items: val, sampler: valSampler, batchSize: c.batch, workers: workers, seed: c.seed,
+                                        shuffle: false, cacheBytes: cacheBytes))
+    }
+}
