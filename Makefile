@@ -54,18 +54,15 @@ test: deps
 	  echo "vipbench: $$skipped test(s) skipped (see $(TEST_LOG))"; \
 	  exit $$status
 
-## run: the main job. Imports Table 1's reference numbers into the results store, draws the plots,
-## renders the embedded synthetic dataset (once) and checks it, and extracts its TV-L1 flow
-## (resumable: about 6 minutes on 2 cores the first time, seconds after), drawing one flow frame.
-## (The Table 1 runner comes later.)
+## run: the main job. Imports Table 1's reference numbers, then `reproduce --profile mini`: every row,
+## scaled, on the embedded synthetic dataset (rendered once), with its TV-L1 flow (extracted once,
+## resumable), training, test views, evaluation, the ensemble and results/REPORT.md. A second run
+## redoes nothing.
 run: build
 	$(VIPBENCH) reference import --db $(DB)
 	$(VIPBENCH) plot --db $(DB) --out results/plots
+	$(VIPBENCH) reproduce --profile mini --db $(DB) --data $(DATA) --flow $(FLOW)
 	$(VIPBENCH) results --reference --db $(DB)
-	@if [ ! -f $(DATA)/annotations/clsIdx.csv ]; then $(VIPBENCH) dataset synth --out $(DATA); fi
-	$(VIPBENCH) dataset check $(DATA) --strict
-	$(VIPBENCH) flow extract --data $(DATA) --out $(FLOW) --jobs 2
-	$(VIPBENCH) flow show $$(ls $(FLOW)/train/*.mkv | head -1) --frame 10 --png results/plots/flow-sample.png
 
 ## bench: the in-tool benchmarks (ratios against a baseline measured in the same run).
 bench: build

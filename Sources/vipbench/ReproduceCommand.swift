@@ -119,10 +119,10 @@ struct ReproduceCommand: ParsableCommand {
 extension ReproduceCommand {
     /// The embedded set for the scaled profiles (rendered once), or --data.
     func prepareData() throws -> (VideoDataset, String?) {
-        var root = data
-        if root == nil {
-            guard profile != .paper else { throw ValidationError("the paper profile needs --data (the Kinetics400ViPriors folder)") }
-            root = profile == .smoke ? "data/smoke" : "data/motion"
+        guard data != nil || profile != .paper else { throw ValidationError("the paper profile needs --data (the Kinetics400ViPriors folder)") }
+        let root: String? = data ?? (profile == .smoke ? "data/smoke" : "data/motion")
+        if profile != .paper {
+            // The scaled profiles' data is the embedded set, rendered where it is missing.
             if !FileManager.default.fileExists(atPath: root! + "/annotations/clsIdx.csv") {
                 var o = SyntheticDataset.Options()
                 if profile == .smoke { o.classes = 4; o.perClass = (6, 3, 0) }
