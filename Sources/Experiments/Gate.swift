@@ -123,19 +123,21 @@ public enum Gate {
         })
     }
 
-    /// A new baseline from what is recorded: tolerance = max(floor, k x spread / sqrt(seeds)) so a
-    /// real drop of several standard errors is caught while seed noise is not.
-    public static func updated(_ baseline: Baseline, measured: [String: Measured], floor: Double = 0.02, k: Double = 3) -> Baseline {
+    /// A new baseline from what is recorded: tolerance = max(floor, k x spread / sqrt(checkedSeeds)),
+    /// the spread being the standard deviation of one seed's figure, so that a check over
+    /// `checkedSeeds` seeds fails on a drop of k standard errors and not on seed noise.
+    public static func updated(_ baseline: Baseline, measured: [String: Measured], floor: Double = 0.02, k: Double = 2,
+                               checkedSeeds: Int = 1) -> Baseline {
         var b = baseline
         for i in b.entries.indices {
             guard let m = measured[b.entries[i].key] else { continue }
-            let se = m.spread / Double(max(m.seeds.count, 1)).squareRoot()
+            let se = m.spread / Double(max(checkedSeeds, 1)).squareRoot()
             b.entries[i].value = m.mean
             b.entries[i].seedSpread = m.spread
             b.entries[i].seeds = m.seeds.count
             b.entries[i].tolerance = max(floor, k * se)
-            b.entries[i].why = String(format: "%d seeds, spread %.1f points: %.0f standard errors of the seed mean, at least %.0f points",
-                                      m.seeds.count, 100 * m.spread, k, 100 * floor)
+            b.entries[i].why = String(format: "%d seeds, one seed's spread %.1f points: %.0f standard errors of a %d-seed check, at least %.0f points",
+                                      m.seeds.count, 100 * m.spread, k, checkedSeeds, 100 * floor)
         }
         return b
     }

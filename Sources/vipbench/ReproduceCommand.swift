@@ -9,6 +9,8 @@ import Training
 
 extension Profile: ExpressibleByArgument {}
 
+enum Sabotage: String, ExpressibleByArgument { case labels }
+
 struct ReproduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reproduce",
@@ -38,6 +40,7 @@ struct ReproduceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where the stages keep their files.", valueName: "dir")) var work: String = "results/runs"
     @Option(help: ArgumentHelp("The report to write.", valueName: "file")) var report: String = "results/REPORT.md"
     @OptionGroup var store: StoreOptions
+    @Option(help: .hidden) var sabotage: Sabotage?
 
     func selectedRows() throws -> [Table1Row] {
         guard let rows else { return Table1Row.allCases }
@@ -125,7 +128,8 @@ extension ReproduceCommand {
             // The scaled profiles' data is the embedded set, rendered where it is missing.
             if !FileManager.default.fileExists(atPath: root! + "/annotations/clsIdx.csv") {
                 var o = SyntheticDataset.Options()
-                if profile == .smoke { o.classes = 4; o.perClass = (6, 3, 0) }
+                // Smoke: the four translation classes at 64x48, enough validation videos for the gate.
+                if profile == .smoke { o.classes = 4; o.perClass = (12, 10, 0); o.width = 64; o.height = 48 }
                 note("rendering the embedded dataset into \(root!) ...")
                 _ = try SyntheticDataset.generate(into: root!, options: o)
             }
@@ -155,7 +159,14 @@ extension ReproduceCommand {
 
     func runStages(_ selected: [Table1Row]) throws {
         let started = Date()
-        let (ds, root) = try prepareData()
+        var (ds, root) = try prepareData()
+        if sabotage == .labels {
+            // A deliberately broken pipeline for the gate's own test: every training label moved
+            // to the next class, so nothing learnt transfers to validation.
+            note("sabotage: training labels shifted by one class")
+            let k = ds.classes.count
+            for i in ds.items.indices where ds.items[i].split == "train" { ds.items[i].label = ds.items[i].label.map { ($0 + 1) % k } }
+        }
         let configs = selected.map { Table1Configurations.row($0, profile: profile, classes: ds.classes.count) }
         let flowRoot = try prepareFlow(ds, root: root!, configs: configs)
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))

@@ -43,7 +43,7 @@ final class GateTests: XCTestCase {
 
         let u = Gate.updated(baseline, measured: m)
         XCTAssertEqual(u.entries[0].value, 0.88 / 3, accuracy: 1e-12)
-        XCTAssertEqual(u.entries[0].tolerance, max(0.02, 3 * u.entries[0].seedSpread / 3.0.squareRoot()), accuracy: 1e-12)
+        XCTAssertEqual(u.entries[0].tolerance, max(0.02, 2 * u.entries[0].seedSpread), accuracy: 1e-12)
         XCTAssertEqual(u.entries[2], baseline.entries[2], "an entry without records is left alone")
         let file = NSTemporaryDirectory() + "vipbench-baseline-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: file) }
