@@ -24,6 +24,9 @@ public struct Runner {
     public var store: ResultsStore
     public var threads = 2
     public var workers = 2
+    /// Recorded with every checkpoint and run (the caller knows the machine and the commit).
+    public var commit = "unknown"
+    public var provenance: RunProvenance?
     /// Views evaluated from each row's scores file (crops x clips subsets of its own views).
     public var viewSchemes = ["1x1", "3x1", "1x10", "3x10"]
 
@@ -87,7 +90,6 @@ public struct Runner {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try Data(c.json.utf8).write(to: URL(fileURLWithPath: dir + "/row.json"))
         let seed = c.training.seed
-        let commit = "unknown"
         func say(_ stage: String, _ m: String) { events(.stage(row: c.name, seed: seed, stage: stage, message: m)) }
         var initFrom: String?
         if let pre = c.pretraining {
@@ -146,9 +148,9 @@ public struct Runner {
         if try store.artifacts().contains(where: { $0.sha256 == sha && $0.kind == "scores" && recordedRuns.contains($0.runID ?? -1) }) {
             return top1
         }
-        let p = RunProvenance(gitCommit: nil, gitDirty: nil, host: ProcessInfo.processInfo.hostName,
-                              pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: BLAS.configuration,
-                              blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
+        let p = provenance ?? RunProvenance(gitCommit: nil, gitDirty: nil, host: ProcessInfo.processInfo.hostName,
+                                            pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: BLAS.configuration,
+                                            blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
         let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(seed), provenance: p)
         try store.record(metrics: records, run: run)
         var artifacts = [ArtifactRecord(runID: run, path: path, kind: "scores", sha256: sha)]

@@ -172,6 +172,9 @@ extension ReproduceCommand {
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
         var runner = Runner(profile: profile, rows: selected, seeds: seeds, dataset: ds, flowRoot: flowRoot, work: work, store: db)
         runner.threads = threads
+        let facts = MachineInfo.current(askToolchain: false)
+        runner.commit = facts.git.commit ?? "unknown"
+        runner.provenance = facts.provenance()
         let outcomes = runner.run { event in
             switch event {
             case .stage(let row, let seed, let stage, let message): note("[\(row) seed \(seed)] \(stage): \(message)")
