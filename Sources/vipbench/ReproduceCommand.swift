@@ -56,6 +56,7 @@ struct ReproduceCommand: ParsableCommand {
         let selected = try selectedRows()
         var counts = profile == .paper ? (train: 40_000, val: 10_000, test: 20_000, classes: 400) : (train: 200, val: 50, test: 50, classes: 10)
         var missing: [String] = []
+        if !printConfig && !dryRun { return try runStages(selected) }
         if let data {
             let ds = try VideoDataset.challenge(root: data)
             let fm = FileManager.default
