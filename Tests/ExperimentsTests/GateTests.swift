@@ -22,7 +22,7 @@ final class GateTests: XCTestCase {
 
     func testGateCatchesADropAndPassesNoise() throws {
         let (db, path) = try store()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
         let baseline = Baseline(profile: "smoke", entries: [
             .init(key: "row6", value: 0.30, seedSpread: 0.02, seeds: 3, tolerance: 0.05, why: "test"),
             .init(key: "row7", value: 0.40, seedSpread: 0.02, seeds: 3, tolerance: 0.05, why: "test"),
