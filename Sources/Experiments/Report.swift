@@ -47,6 +47,7 @@ public enum Report {
             let best = configurations.compactMap { mean("row\($0.row.rawValue)") }.max() ?? .nan
             s += String(format: "- ensemble over its best member: %@ (%.1f against %.1f)\n", e > best ? "holds" : "does not hold", 100 * e, 100 * best)
         }
+        s += "\n![paper against vipbench](plots/reproduced-\(profile.rawValue).png)\n"
         s += "\nThe gate (`vipbench check`) compares these figures with `results/baselines/\(profile.rawValue).json`.\n"
         return s
     }

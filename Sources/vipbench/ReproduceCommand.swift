@@ -2,6 +2,7 @@ import ArgumentParser
 import Data
 import Experiments
 import Flow
+import Plot
 import Store
 import Foundation
 import Harness
@@ -199,6 +200,11 @@ extension ReproduceCommand {
                                    date: ISO8601DateFormatter().string(from: Date()))
         try FileManager.default.createDirectory(atPath: (report as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: report, atomically: true, encoding: .utf8)
+        let plots = (report as NSString).deletingLastPathComponent + "/plots"
+        do {
+            try FileManager.default.createDirectory(atPath: plots, withIntermediateDirectories: true)
+            _ = try Gnuplot.render(ReportPlot.figure(profile: profile, configurations: configs, outcomes: outcomes), into: plots)
+        } catch { note("plot: \(error)") }
         let failed = outcomes.filter { $0.failure != nil }
         note(String(format: "reproduce %@: %d result(s), %d failed, %.0f s; report in %@", profile.rawValue, outcomes.count - failed.count,
                     failed.count, Date().timeIntervalSince(started), report))
