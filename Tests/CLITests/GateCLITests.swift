@@ -35,7 +35,9 @@ final class GateCLITests: XCTestCase {
         let runs = try CLI.run(["results", "--runs", "--format", "csv", "--db", Self.root + "/good.sqlite"])
         XCTAssertEqual(runs.stdout.split(separator: "\n").filter { $0.contains("table1:smoke:row4") }.count, 1, runs.stdout)
 
-        let broken = try reproduce("broken", extra: ["--sabotage", "labels"])
+        // Only row 4 learns within smoke's budget (the baseline's other rows sit at chance), so the
+        // broken pipeline is run for row 4 alone: the gate must name its drop.
+        let broken = try reproduce("broken", extra: ["--sabotage", "labels", "--rows", "4"])
         XCTAssertEqual(broken.status, 0, broken.stderr)
         let caught = try check("broken")
         XCTAssertEqual(caught.status, 1, caught.stdout + caught.stderr)
