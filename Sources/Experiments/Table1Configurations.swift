@@ -42,7 +42,7 @@ public struct TestProtocol: Codable, Hashable, Sendable {
 
 /// One row's resolved configuration: every stage's settings, and each choice the report does not
 /// state, named with the reason.
-public struct RowConfiguration: Codable, Hashable, Sendable {
+public struct RowConfiguration: Codable, Hashable, Sendable, ResolvedConfiguration {
     public var row: Table1Row
     public var profile: Profile
     public var pretraining: TrainingConfiguration?
@@ -55,21 +55,6 @@ public struct RowConfiguration: Codable, Hashable, Sendable {
     public var name: String {
         let c = training.clipSpec.map { "\($0.frames)x\($0.skip)" } ?? training.clip
         return "row\(row.rawValue)_\(training.model)_\(training.modality.rawValue)_\(pretraining == nil ? "scratch" : "tclr")_\(c)x\(test.views)_\(profile.rawValue)"
-    }
-
-    public var json: String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return String(decoding: try! e.encode(self), as: UTF8.self)
-    }
-
-    /// Identifies every result this configuration produces.
-    public var hash: String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in try! e.encode(self) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return String(format: "%016llx", h)
     }
 }
 

@@ -4,7 +4,7 @@ import Foundation
 
 /// Everything that decides a training run's result, as one value: printed at the start, stored
 /// in every checkpoint (its hash guards `--resume`) and beside every recorded result.
-public struct TrainingConfiguration: Codable, Hashable, Sendable {
+public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfiguration {
     public enum Objective: String, Codable, Sendable, CaseIterable {
         /// Labels and cross-entropy (with label smoothing, or mixing when `mix` is set).
         case supervised
@@ -88,23 +88,6 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable {
 
     /// The clip as frames x skip.
     public var clipSpec: ClipSpec? { ClipSpec(clip) }
-
-    /// Resolved configuration as sorted, pretty JSON (what is printed and stored).
-    public var json: String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return String(decoding: try! e.encode(self), as: UTF8.self)
-    }
-
-    /// FNV-1a of the compact sorted JSON, as 16 hex digits: identifies this configuration.
-    public var hash: String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        let bytes = try! e.encode(self)
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return String(format: "%016llx", h)
-    }
 
     /// The settings that differ between two configurations (top-level JSON keys), for the
     /// `--resume` refusal.
@@ -200,5 +183,26 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .checkpoint(let p, let m): return "\(p): \(m)"
         case .data(let m): return m
         }
+    }
+}
+
+/// A configuration printed and stored as sorted JSON, identified by a hash of that JSON.
+public protocol ResolvedConfiguration: Encodable {}
+
+extension ResolvedConfiguration {
+    /// Sorted, pretty JSON (what is printed and stored).
+    public var json: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: try! e.encode(self), as: UTF8.self)
+    }
+
+    /// FNV-1a of the compact sorted JSON, as 16 hex digits: identifies every result it produced.
+    public var hash: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in try! e.encode(self) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return String(format: "%016llx", h)
     }
 }

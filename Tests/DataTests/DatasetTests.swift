@@ -2,6 +2,7 @@ import Data
 import Engine
 import Foundation
 import Media
+import TestSupport
 import XCTest
 
 final class DatasetTests: XCTestCase {
@@ -190,16 +191,4 @@ enum SHA256Digest {
         h.combine(try Data(contentsOf: URL(fileURLWithPath: path)))
         return h.finalize()
     }
-}
-
-/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
-/// the path, so that a missing fixture fails the test instead of skipping it.
-private func requireFixture(_ path: String) throws -> String {
-    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
-    return path
-}
-
-private struct MissingFixture: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }

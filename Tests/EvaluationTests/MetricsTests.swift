@@ -1,5 +1,6 @@
 import Evaluation
 import Foundation
+import TestSupport
 import XCTest
 
 /// Hand-computed cases for the challenge's metrics. Four classes A, B, C, D: D is the last class,
@@ -132,16 +133,4 @@ func expectedFigures() -> (official: [Double], allClass: [Double]) {
     let top5: (Int) -> Int = { hitCounts($0).a + hitCounts($0).b + hitCounts($0).d }
     return ([mean(1...399, top1), mean(1...399, top3), mean(1...399, top5)],
             [mean(1...400, top1), mean(1...400, top3), mean(1...400, top5)])
-}
-
-/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
-/// the path, so that a missing fixture fails the test instead of skipping it.
-private func requireFixture(_ path: String) throws -> String {
-    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
-    return path
-}
-
-private struct MissingFixture: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }

@@ -2,23 +2,14 @@ import CSV
 import Foundation
 import Harness
 import Store
+import TestSupport
 import XCTest
 
 /// The package root, found from this file's path (Tests/HarnessTests/...).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
-/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
-/// the path, so that a missing fixture fails the test instead of skipping it.
-private func requireFixture(_ path: String) throws -> String {
-    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
-    return path
-}
 
-private struct MissingFixture: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
-}
 
 final class ReferenceTableTests: XCTestCase {
     func testCommittedTableHasTheSevenRowsOfTheReport() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import TestSupport
 import XCTest
 
 /// The decoder against FFmpeg's own output (`ffmpeg ... -f rawvideo -pix_fmt rgb24 -`) on every
@@ -164,16 +165,4 @@ final class RandomAccessTests: XCTestCase {
 
         }
     }
-}
-
-/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
-/// the path, so that a missing fixture fails the test instead of skipping it.
-private func requireFixture(_ path: String) throws -> String {
-    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
-    return path
-}
-
-private struct MissingFixture: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Models
+import TestSupport
 import XCTest
 
 /// Counts by walking the built networks against models.md, and names against torchvision's.
@@ -115,16 +116,4 @@ final class CountTests: XCTestCase {
         let a = Autograd.withoutGradients { m(x) }, b = Autograd.withoutGradients { m(x) }
         XCTAssertEqual(a.data, b.data)
     }
-}
-
-/// A committed fixture under Tests/Fixtures: its path, or (when it is not there) an error naming
-/// the path, so that a missing fixture fails the test instead of skipping it.
-private func requireFixture(_ path: String) throws -> String {
-    guard FileManager.default.fileExists(atPath: path) else { throw MissingFixture(path: path) }
-    return path
-}
-
-private struct MissingFixture: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "missing test fixture \(path) (it is committed under Tests/Fixtures)" }
 }
