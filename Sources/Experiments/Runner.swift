@@ -29,6 +29,9 @@ public struct Runner {
     public var provenance: RunProvenance?
     /// Views evaluated from each row's scores file (crops x clips subsets of its own views).
     public var viewSchemes = ["1x1", "3x1", "1x10", "3x10"]
+    /// Also score every row under each temporal rule and crop rule with 1, 5 and 10 clips placed by
+    /// the rule (3 crops, and the centre one of them), recorded as `table1:<profile>:rowN:sweep`.
+    public var sweep = false
 
     public init(profile: Profile, rows: [Table1Row], seeds: [UInt64], dataset: VideoDataset, flowRoot: String?, work: String,
                 store: ResultsStore) {
@@ -125,7 +128,58 @@ public struct Runner {
         let top1 = try evaluateAndRecord(key: "row\(c.row.rawValue)", seed: seed, scores: scoresPath, configuration: c.hash,
                                          configurationFile: dir + "/row.json")
         say("eval", top1.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f %%", $0.key, 100 * $0.value) }.joined(separator: ", "))
+        if sweep { try runSweep(c, checkpoint: summary.latestCheckpoint, directory: dir, say: say) }
         return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil)
+    }
+
+    /// The crop and sampling sweep of one row: a scores file per (crop rule, temporal rule, clips),
+    /// each evaluated at 1 and 3 crops, with the cost per video (views x GMACs per view, and the
+    /// seconds measured per video), all recorded as one run.
+    func runSweep(_ c: RowConfiguration, checkpoint: String, directory dir: String, say: (String, String) -> Void) throws {
+        let t = c.training
+        let gmacs = Planner.stages(c, trainVideos: 1, valVideos: 1, testVideos: 0).last?.gmacsPerClip ?? .nan
+        var records: [MetricRecord] = []
+        var files: [String] = []
+        for cropRule in CropRule.allCases {
+            for rule in TestSamplingRule.allCases {
+                for clips in [1, 5, 10] {
+                    let path = dir + "/sweep-val-\(cropRule.rawValue)-\(rule.rawValue)-3x\(clips).safetensors"
+                    if !FileManager.default.fileExists(atPath: path) {
+                        var q = Scoring.Request(checkpoint: checkpoint, split: "val", crops: 3, clips: clips, rule: rule, cropRule: cropRule,
+                                                shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
+                        q.threads = threads
+                        _ = try Scoring.run(q, dataset: dataset, output: path + ".partial")
+                        try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)
+                    }
+                    files.append(path)
+                    let file = try ScoresFile(contentsOf: path)
+                    let seconds = Double(file.metadata["seconds"] ?? "") ?? .nan
+                    let label = "\(rule.rawValue)/\(cropRule.rawValue)"
+                    for crops in [1, 3] {
+                        let e = try Evaluation(file, views: try ViewSelection.parse("\(crops)x\(clips)", for: file), aggregation: .meanSoftmax)
+                        records += e.metricRecords(split: "val", samplingRule: label)
+                        records.append(MetricRecord(split: "val", spatialCrops: crops, temporalClips: clips, samplingRule: label,
+                                                    metric: "gmacs", variant: "per-video", value: gmacs * Double(crops * clips)))
+                    }
+                    // Measured for all 3 crops; the 1-crop figure is its third (the same clips, one crop).
+                    records.append(MetricRecord(split: "val", spatialCrops: 3, temporalClips: clips, samplingRule: label,
+                                                metric: "seconds", variant: "per-video", value: seconds / Double(max(file.videoCount, 1))))
+                }
+            }
+        }
+        let config = RowKey.configuration(profile: profile.rawValue, key: "row\(c.row.rawValue):sweep")
+        if try store.runs().contains(where: { $0.status == .finished && $0.configuration == config && $0.seed == Int(t.seed) }) { return }
+        let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(t.seed), provenance: runProvenance())
+        try store.record(metrics: records, run: run)
+        try store.record(artifacts: try files.map { ArtifactRecord(runID: run, path: $0, kind: "scores", sha256: try SHA256.hex(fileAt: $0)) })
+        try store.finishRun(run, status: .finished)
+        say("sweep", "\(files.count) scores files: every temporal rule and crop rule at 1x1 ... 3x10, recorded")
+    }
+
+    func runProvenance() -> RunProvenance {
+        provenance ?? RunProvenance(gitCommit: nil, gitDirty: nil, host: ProcessInfo.processInfo.hostName,
+                                    pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: BLAS.configuration,
+                                    blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
     }
 
     /// Evaluates every view scheme the file holds and records them as one run (once per file).
@@ -148,10 +202,7 @@ public struct Runner {
         if try store.artifacts().contains(where: { $0.sha256 == sha && $0.kind == "scores" && recordedRuns.contains($0.runID ?? -1) }) {
             return top1
         }
-        let p = provenance ?? RunProvenance(gitCommit: nil, gitDirty: nil, host: ProcessInfo.processInfo.hostName,
-                                            pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: BLAS.configuration,
-                                            blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
-        let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(seed), provenance: p)
+        let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(seed), provenance: runProvenance())
         try store.record(metrics: records, run: run)
         var artifacts = [ArtifactRecord(runID: run, path: path, kind: "scores", sha256: sha)]
         if let f = configurationFile {

@@ -42,6 +42,8 @@ struct ReproduceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The report to write.", valueName: "file")) var report: String = "results/REPORT.md"
     @OptionGroup var store: StoreOptions
     @Option(help: .hidden) var sabotage: Sabotage?
+    @Flag(help: "Also the crop and sampling sweep: every temporal rule and crop rule with 1, 5 and 10 clips, at 1 and 3 crops, with the cost per video (about 13x the test stage).")
+    var sweep = false
 
     func selectedRows() throws -> [Table1Row] {
         guard let rows else { return Table1Row.allCases }
@@ -174,6 +176,7 @@ extension ReproduceCommand {
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
         var runner = Runner(profile: profile, rows: selected, seeds: seeds, dataset: ds, flowRoot: flowRoot, work: work, store: db)
         runner.threads = threads
+        runner.sweep = sweep
         let facts = MachineInfo.current(askToolchain: false)
         runner.commit = facts.git.commit ?? "unknown"
         runner.provenance = facts.provenance()
