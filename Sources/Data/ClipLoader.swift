@@ -133,8 +133,8 @@ public struct ClipSampler: Sendable {
     public func sample(_ item: VideoDataset.Item, cache: FrameCache?, generator g: inout SeededGenerator) throws -> [Float] {
         let video = try frames(of: item, cache: cache)
         let n = video.frames.count
-        func clipPixels(start: Int) -> ClipPixels {
-            let idx = clip.indices(start: start, frameCount: n, policy: overflow)
+        func clipPixels(start: Int, spec: ClipSpec? = nil) -> ClipPixels {
+            let idx = (spec ?? clip).indices(start: start, frameCount: n, policy: overflow)
             if modality != .rgb { return ClipPixels(flowFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height) }
             return ClipPixels(rgbFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height)
         }
@@ -156,10 +156,7 @@ public struct ClipSampler: Sendable {
             var clips = [clipPixels(start: start)]
             for j in 0..<local {
                 // Local clip j lines up with the global clip's frame j x frames / local (TCLR: start + 16 j).
-                let idx = localSpec.indices(start: start + j * clip.skip * clip.frames / local, frameCount: n, policy: overflow)
-                clips.append(modality != .rgb
-                    ? ClipPixels(flowFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height)
-                    : ClipPixels(rgbFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height))
+                clips.append(clipPixels(start: start + j * clip.skip * clip.frames / local, spec: localSpec))
             }
             var out: [Float] = []
             for pixels in clips {

@@ -12,6 +12,14 @@ public enum Parallel {
 
     /// Runs `body(range)` over `0..<count` in contiguous chunks; serial when small.
     @inlinable
+    /// Runs `body` with the engine's loops and OpenBLAS both at `count` threads, then restores them.
+    public static func withThreads<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        let previous = threads
+        threads = count
+        defer { threads = previous }
+        return try BLAS.withThreads(count, body)
+    }
+
     public static func forEach(_ count: Int, minimumChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
         let chunks = min(threads, max(1, count / max(minimumChunk, 1)))
         if chunks <= 1 {

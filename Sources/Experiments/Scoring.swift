@@ -54,13 +54,10 @@ public enum Scoring {
                                   mode: .test(crops: q.crops, clips: q.clips, rule: q.rule, cropRule: q.cropRule, size: size),
                                   normalisation: c.normalisation.value, modality: try TrainingSetup.modality(c, flowRoot: q.flowRoot))
         let loader = ClipLoader(items: items, sampler: sampler, batchSize: q.batch, workers: 2, seed: c.seed, shuffle: false)
-        let previous = Parallel.threads
-        Parallel.threads = q.threads
-        defer { Parallel.threads = previous }
         var ids: [String] = [], labels: [Int?] = [], logits: [Float] = [], failed: [String] = []
         var done = 0
         let start = Date()
-        try BLAS.withThreads(q.threads) {
+        try Parallel.withThreads(q.threads) {
             try Autograd.withoutGradients {
                 for b in loader.batches(epoch: 0) {
                     failed += b.failures.map { "\($0.id): \($0.reason)" }

@@ -102,10 +102,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
     let model = network.module
     let fm = FileManager.default
     try fm.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
-    let previousThreads = Parallel.threads
-    Parallel.threads = config.threads
-    defer { Parallel.threads = previousThreads }
-    return try BLAS.withThreads(config.threads) {
+    return try Parallel.withThreads(config.threads) {
         var optimizer = Optimizer(rule: config.optimizer, groups: config.parameterGroups)
         var epoch = 0, nextBatch = 0, step = 0
         var lossSum = 0.0, lossCount = 0
@@ -145,6 +142,10 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         var stoppedEarly = false
         var lastLoss: Double?
         let root = SeededGenerator(seed: config.seed)
+        // Found once: walking the module tree by reflection every step is work on the hot path.
+        let named = model.namedParameters()
+        let parameters = named.map(\.1)
+        let stochastic = model.stochasticModules()
         model.train()
 
         while epoch < config.epochs {
@@ -164,15 +165,16 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
                 let videos = batch.indices.count
                 guard videos > 0 else { nextBatch += 1; continue }
                 var g = root.derived("train/\(epoch)/\(position)")
-                model.reseedStochasticModules(g.derived("modules"))
-                model.zeroGrad()
+                let modules = g.derived("modules")
+                for (name, m) in stochastic { m.reseed(modules.derived("module/" + name)) }
+                for p in parameters { p.zeroGrad() }
                 let loss = try stepLoss(config, network: network, batch: batch, generator: &g)
                 guard loss.isFinite else {
                     throw TrainingError.nonFinite(epoch: epoch, step: step, loss: Float(loss),
                                                   checkpoint: wroteCheckpoint ? directory.latest : nil)
                 }
-                if let maxNorm = config.gradientClipNorm { clipGradientNorm(model.parameters, maxNorm: maxNorm) }
-                optimizer.step(model.namedParameters(), lr: lr)
+                if let maxNorm = config.gradientClipNorm { clipGradientNorm(parameters, maxNorm: maxNorm) }
+                optimizer.step(named, lr: lr)
                 step += 1; nextBatch += 1
                 lossSum += loss; lossCount += 1; lastLoss = loss
                 let clips = videos * batch.shape[1]

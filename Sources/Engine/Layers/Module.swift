@@ -122,10 +122,13 @@ extension Module {
         return out
     }
 
+    /// The `Stochastic` modules below this one, with their names.
+    public func stochasticModules() -> [(String, Stochastic)] {
+        namedModules().compactMap { name, m in (m as? Stochastic).map { (name, $0) } }
+    }
+
     /// Gives every `Stochastic` module below this one a generator derived from `base` and its name.
     public func reseedStochasticModules(_ base: SeededGenerator) {
-        for (name, m) in namedModules() {
-            if let s = m as? Stochastic { s.reseed(base.derived("module/" + name)) }
-        }
+        for (name, s) in stochasticModules() { s.reseed(base.derived("module/" + name)) }
     }
 }
