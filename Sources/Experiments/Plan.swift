@@ -53,10 +53,16 @@ public enum Planner {
                              note: t.schedule.shape.isPlateau ? "at most: the plateau rule may stop earlier" : nil))
         let testInput = [t.modality.channels, clip.frames, config.test.crop, config.test.crop]
         out.append(StagePlan(row: config.row, kind: .test, model: t.model, input: testInput,
-                             gmacsPerClip: gmacs(t.model, input: testInput, width: t.width, classes: t.classes),
+                             gmacsPerClip: gmacsPerTestView(config),
                              clips: Double((valVideos + testVideos) * config.test.spatialCrops * config.test.temporalClips),
                              training: false, note: nil))
         return out
+    }
+
+    /// GMACs of one test view of a row (its test crop at its clip).
+    public static func gmacsPerTestView(_ c: RowConfiguration) -> Double {
+        let t = c.training
+        return gmacs(t.model, input: [t.modality.channels, t.clipSpec!.frames, c.test.crop, c.test.crop], width: t.width, classes: t.classes)
     }
 
     static func gmacs(_ model: String, input: [Int], width: Double, classes: Int) -> Double {

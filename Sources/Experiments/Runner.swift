@@ -137,7 +137,7 @@ public struct Runner {
     /// seconds measured per video), all recorded as one run.
     func runSweep(_ c: RowConfiguration, checkpoint: String, directory dir: String, say: (String, String) -> Void) throws {
         let t = c.training
-        let gmacs = Planner.stages(c, trainVideos: 1, valVideos: 1, testVideos: 0).last?.gmacsPerClip ?? .nan
+        let gmacs = Planner.gmacsPerTestView(c)
         var records: [MetricRecord] = []
         var files: [String] = []
         for cropRule in CropRule.allCases {

@@ -192,11 +192,7 @@ extension ReproduceCommand {
             }
         }
         var gmacs: [Table1Row: Double] = [:]
-        for c in configs {
-            let t = c.training, clip = t.clipSpec!
-            gmacs[c.row] = Planner.stages(c, trainVideos: 1, valVideos: 1, testVideos: 0).last?.gmacsPerClip
-            _ = clip
-        }
+        for c in configs { gmacs[c.row] = Planner.gmacsPerTestView(c) }
         let machine = MachineInfo.current(askToolchain: false)
         let text = Report.markdown(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs, seeds: seeds,
                                    commit: machine.git.commit ?? "unknown", machine: "\(machine.cpu.model), \(machine.cpu.cores) cores",
