@@ -7,8 +7,11 @@ final class FrameConverter {
     let size: FrameSize
     private var sws: OpaquePointer?
     private var resizer: OpaquePointer?
-    /// The context and colour properties last given to swscale (rebuilding its tables is costly).
-    private var configured: (OpaquePointer, Int32, Int32)?
+    /// The geometry and source format the context was asked for, and the colour properties last
+    /// given to it (rebuilding its tables is costly). A new geometry may come back as a new context
+    /// at the old address, so the geometry, not the pointer, says when to set the colours again.
+    private var geometry: [Int32] = []
+    private var configured: (matrix: Int32, fullRange: Int32)?
 
     init(rotation: Int, size: FrameSize) {
         self.rotation = rotation
@@ -34,9 +37,10 @@ final class FrameConverter {
         let rotated = rotation == 90 || rotation == 270
         let (dw, dh) = rotated ? (h, w) : (w, h)
         let (tw, th) = size.target(width: dw, height: dh)
-        if rotation == 0 && frame.pointee.format == AV_PIX_FMT_GRAY8.rawValue && tw == w && th == h {
-            // 8-bit grey planes (flow files) come out exactly: each byte copied to R, G and B
-            // (swscale would treat them as limited-range luma).
+        if rotation == 0 && frame.pointee.format == AV_PIX_FMT_GRAY8.rawValue && tw == w && th == h
+            && frame.pointee.color_range != AVCOL_RANGE_MPEG {
+            // 8-bit grey planes (flow files, written full range) come out exactly: each byte copied
+            // to R, G and B. Only a plane that states limited range is stretched, as ffmpeg does.
             var rgb = [UInt8](repeating: 0, count: w * h * 3)
             let stride = Int(frame.pointee.linesize.0)
             let src = frame.pointee.data.0!
@@ -58,21 +62,25 @@ final class FrameConverter {
 
     // sws_getCachedContext frees the old context when it has to make a new one.
     private func scale(_ frame: UnsafeMutablePointer<AVFrame>, to tw: Int, _ th: Int, path: String) throws -> [UInt8] {
-        let src = AVPixelFormat(frame.pointee.format)
+        // The JPEG-style formats (yuvj420p, ...) are their plain twins at full range. swscale
+        // rewrites a context's yuvj source format to the plain one, so asking a cached context for
+        // yuvj would make a fresh context (with default colours) at every frame: ask for the twin
+        // and say the range.
+        let coded = AVPixelFormat(frame.pointee.format)
+        let (src, jpegStyle) = FrameConverter.plainTwin(of: coded)
         sws = sws_getCachedContext(sws, frame.pointee.width, frame.pointee.height, src,
                                    Int32(tw), Int32(th), AV_PIX_FMT_RGB24, FrameConverter.flags, nil, nil, nil)
+        let asked = [frame.pointee.width, frame.pointee.height, src.rawValue, Int32(tw), Int32(th)]
+        if asked != geometry { geometry = asked; configured = nil }
         guard let ctx = sws else {
             throw MediaError.ffmpeg(path: path, operation: "converting to RGB", detail: "swscale cannot convert this pixel format")
         }
-        // The frame's own YUV matrix and range (BT.709 HD sources, full-range JPEG-style video), as
-        // the ffmpeg command's scaler reads them; BT.601 when unspecified.
-        let space = frame.pointee.colorspace
-        let matrix = space == AVCOL_SPC_UNSPECIFIED || space == AVCOL_SPC_RGB ? SWS_CS_DEFAULT : Int32(space.rawValue)
-        let fullRange: Int32 = frame.pointee.color_range == AVCOL_RANGE_JPEG ? 1 : 0
-        if configured == nil || configured!.0 != ctx || configured!.1 != matrix || configured!.2 != fullRange {
+        let matrix = FrameConverter.matrix(frame.pointee.colorspace)
+        let fullRange: Int32 = FrameConverter.isFullRange(frame.pointee.color_range, jpegStyle: jpegStyle) ? 1 : 0
+        if configured == nil || configured!.matrix != matrix || configured!.fullRange != fullRange {
             sws_setColorspaceDetails(ctx, sws_getCoefficients(matrix), fullRange, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                                      0, 1 << 16, 1 << 16)
-            configured = (ctx, matrix, fullRange)
+            configured = (matrix, fullRange)
         }
         return withAlignedOutput(width: tw, height: th) { dst, dstStride in
             withUnsafePointer(to: &frame.pointee.data) { dataTuple in
@@ -84,6 +92,46 @@ final class FrameConverter {
                     }
                 }
             }
+        }
+    }
+
+    /// The swscale coefficient table for a frame's matrix, chosen as the ffmpeg command's scaler
+    /// does (`in_color_matrix=auto`): the stated matrix, BT.601 when it is unspecified, RGB,
+    /// reserved or one swscale has no table for.
+    static func matrix(_ space: AVColorSpace) -> Int32 {
+        let v = Int32(space.rawValue)
+        return v < 1 || v > 10 || v == 2 || v == 3 || v == 8 ? SWS_CS_DEFAULT : v
+    }
+
+    /// Full range when the frame says so, or when it says nothing and its format is JPEG-style.
+    static func isFullRange(_ range: AVColorRange, jpegStyle: Bool) -> Bool {
+        range == AVCOL_RANGE_JPEG || (range == AVCOL_RANGE_UNSPECIFIED && jpegStyle)
+    }
+
+    static func colour(range: AVColorRange, space: AVColorSpace, format: AVPixelFormat) -> VideoColour {
+        let name = { (p: UnsafePointer<CChar>?) in p.map { String(cString: $0) } ?? "unknown" }
+        let (_, jpegStyle) = plainTwin(of: format)
+        let decoded: String
+        switch matrix(space) {
+        case SWS_CS_ITU709: decoded = "BT.709"
+        case SWS_CS_FCC: decoded = "FCC"
+        case SWS_CS_SMPTE240M: decoded = "SMPTE 240M"
+        case SWS_CS_BT2020, 10: decoded = "BT.2020"  // swscale has one table for both BT.2020 matrices
+        default: decoded = "BT.601"
+        }
+        return VideoColour(range: name(av_color_range_name(range)), matrix: name(av_color_space_name(space)),
+                           decodedFullRange: isFullRange(range, jpegStyle: jpegStyle), decodedMatrix: decoded)
+    }
+
+    /// The plain YUV format a JPEG-style (full-range) one stands for, and whether it was one.
+    static func plainTwin(of format: AVPixelFormat) -> (AVPixelFormat, Bool) {
+        switch format {
+        case AV_PIX_FMT_YUVJ420P: return (AV_PIX_FMT_YUV420P, true)
+        case AV_PIX_FMT_YUVJ422P: return (AV_PIX_FMT_YUV422P, true)
+        case AV_PIX_FMT_YUVJ444P: return (AV_PIX_FMT_YUV444P, true)
+        case AV_PIX_FMT_YUVJ440P: return (AV_PIX_FMT_YUV440P, true)
+        case AV_PIX_FMT_YUVJ411P: return (AV_PIX_FMT_YUV411P, true)
+        default: return (format, false)
         }
     }
 

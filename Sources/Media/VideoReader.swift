@@ -32,6 +32,25 @@ public struct VideoStreamInfo: Codable, Equatable, Sendable {
     public var streamIndex: Int
     public var streamCount: Int
     public var videoStreamCount: Int
+    /// The colour range and YUV matrix as the stream states them, and what decoding applies.
+    public var colour: VideoColour
+}
+
+/// A stream's colour metadata (FFmpeg's names: range "tv", "pc" or "unknown"; matrix "bt709",
+/// "bt470bg", "smpte170m", "bt2020nc", ... or "unknown"), and the range and matrix the decoder
+/// applies: the stated ones, or what the `ffmpeg` command assumes when they are missing (full range
+/// for the JPEG-style yuvj formats, limited otherwise; BT.601 for an unknown matrix).
+public struct VideoColour: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var range: String
+    public var matrix: String
+    public var decodedFullRange: Bool
+    public var decodedMatrix: String
+
+    public var description: String {
+        let r = decodedFullRange ? "full range" : "limited range"
+        let stated = range == "unknown" && matrix == "unknown" ? "unstated" : "stated: \(range), \(matrix)"
+        return "\(r), \(decodedMatrix) matrix (\(stated))"
+    }
 }
 
 /// One decoded frame, 8-bit RGB, rows top to bottom, `width * 3` bytes per row.
@@ -135,7 +154,9 @@ public final class VideoReader {
                                width: w, height: h, rotation: rotation, frameRate: Fraction(rate),
                                timeBase: Fraction(stream.pointee.time_base), duration: duration,
                                headerFrameCount: stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil,
-                               streamIndex: videos[videoStream], streamCount: count, videoStreamCount: videos.count)
+                               streamIndex: videos[videoStream], streamCount: count, videoStreamCount: videos.count,
+                               colour: FrameConverter.colour(range: par.pointee.color_range, space: par.pointee.color_space,
+                                                             format: AVPixelFormat(par.pointee.format)))
     }
 
     deinit { avformat_close_input(&format) }

@@ -80,6 +80,18 @@ public final class VideoWriter {
         ctx.pointee.time_base = AVRational(num: Int32(frameRate.denominator), den: Int32(frameRate.numerator))
         ctx.pointee.framerate = AVRational(num: Int32(frameRate.numerator), den: Int32(frameRate.denominator))
         ctx.pointee.pix_fmt = pixelFormat
+        // The colours as written, stated so that the ffmpeg command reads them back the same way:
+        // YUV is BT.601 limited range (the formulas in `write`), bgr0 is RGB, and gray planes are
+        // full range (a byte is a value; ffmpeg would stretch unstated gray as limited-range luma).
+        switch pixelFormat {
+        case AV_PIX_FMT_YUV420P:
+            ctx.pointee.color_range = AVCOL_RANGE_MPEG
+            ctx.pointee.colorspace = AVCOL_SPC_BT470BG
+        case AV_PIX_FMT_BGR0:
+            ctx.pointee.colorspace = AVCOL_SPC_RGB
+        default:
+            ctx.pointee.color_range = AVCOL_RANGE_JPEG
+        }
         ctx.pointee.thread_count = 1
         ctx.pointee.flags |= AV_CODEC_FLAG_BITEXACT
         ctx.pointee.gop_size = 12

@@ -10,7 +10,7 @@ struct VideoCommand: ParsableCommand {
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Codec, size after rotation, rotation, frame rate, time base, duration, decoded frame count, streams.",
+            abstract: "Codec, size after rotation, rotation, frame rate, time base, duration, colour range and matrix, decoded frame count, streams.",
             discussion: "The frame count is what actually decodes (the whole stream is decoded); the header's claim is shown beside it.")
 
         @Argument(help: ArgumentHelp("The video file.", valueName: "file"))
@@ -28,16 +28,27 @@ struct VideoCommand: ParsableCommand {
             for w in warnings { note("warning: \(w)") }
             let i = reader.info
             if json {
-                let duration = i.duration.map { "\($0)" } ?? "null"
-                print("""
-                    {"path": \(jsonString(file)), "codec": \(jsonString(i.codec)), "pixel_format": \(jsonString(i.pixelFormat)), \
-                    "width": \(i.width), "height": \(i.height), "rotation": \(i.rotation), \
-                    "frame_rate": \(jsonString(i.frameRate.description)), "time_base": \(jsonString(i.timeBase.description)), \
-                    "duration": \(duration), "decoded_frames": \(count), \
-                    "header_frames": \(i.headerFrameCount.map(String.init) ?? "null"), "stream_index": \(i.streamIndex), \
-                    "streams": \(i.streamCount), "video_streams": \(i.videoStreamCount), \
-                    "warnings": [\(warnings.map { jsonString($0.message) }.joined(separator: ", "))]}
-                    """)
+                struct InfoJSON: Encodable {
+                    var path, codec, pixel_format: String
+                    var width, height, rotation: Int
+                    var frame_rate, time_base: String
+                    var duration: Double?
+                    var decoded_frames: Int
+                    var header_frames: Int?
+                    var stream_index, streams, video_streams: Int
+                    var color_range, color_matrix: String
+                    var decoded_full_range: Bool
+                    var decoded_matrix: String
+                    var warnings: [String]
+                }
+                let out = InfoJSON(path: file, codec: i.codec, pixel_format: i.pixelFormat, width: i.width, height: i.height,
+                                   rotation: i.rotation, frame_rate: i.frameRate.description, time_base: i.timeBase.description,
+                                   duration: i.duration, decoded_frames: count, header_frames: i.headerFrameCount,
+                                   stream_index: i.streamIndex, streams: i.streamCount, video_streams: i.videoStreamCount,
+                                   color_range: i.colour.range, color_matrix: i.colour.matrix,
+                                   decoded_full_range: i.colour.decodedFullRange, decoded_matrix: i.colour.decodedMatrix,
+                                   warnings: warnings.map(\.message))
+                print(try encodeJSON(out, pretty: false))
             } else {
                 let rows: [(String, String)] = [
                     ("file", file), ("codec", "\(i.codec) (\(i.pixelFormat))"),
@@ -45,6 +56,7 @@ struct VideoCommand: ParsableCommand {
                     ("frame rate", "\(i.frameRate) (\(String(format: "%.3f", i.frameRate.value)) fps)"),
                     ("time base", i.timeBase.description),
                     ("duration", i.duration.map { String(format: "%.3f s", $0) } ?? "unknown"),
+                    ("colour", i.colour.description),
                     ("frames", "\(count) decoded" + (i.headerFrameCount.map { ", header says \($0)" } ?? ", header says nothing")),
                     ("streams", "\(i.streamCount) (\(i.videoStreamCount) video; using stream \(i.streamIndex))"),
                 ]
