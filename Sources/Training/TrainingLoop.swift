@@ -271,6 +271,16 @@ func microBatches(_ n: Int, _ parts: Int) -> [Range<Int>] {
 
 /// Video top-1 and top-5 (mean of softmax over the views) and mean cross-entropy, in evaluation
 /// mode; training mode is restored after.
+/// The 0-based rank of class `label` among `scores`, best first, ties going to the lower class index:
+/// the rule of Evaluation's `Aggregation.topK`, so the loop's validation top-1 and the scored
+/// top-1 of the same predictions agree (a tie counted for the label made early, untrained models
+/// with constant outputs look right on every video).
+public func classRank(of label: Int, in scores: [Double]) -> Int {
+    var rank = 0
+    for (c, s) in scores.enumerated() where s > scores[label] || (s == scores[label] && c < label) { rank += 1 }
+    return rank
+}
+
 public func validate(_ model: Module & Layer, loader: ClipLoader) throws -> ValidationResult {
     model.eval()
     defer { model.train() }
@@ -288,7 +298,7 @@ public func validate(_ model: Module & Layer, loader: ClipLoader) throws -> Vali
                 guard label < k else { throw TrainingError.data("validation label \(label) is outside the model's \(k) classes") }
                 var p = [Double](repeating: 0, count: k)
                 for v in 0..<views { for c in 0..<k { p[c] += Double(probs.data[(i * views + v) * k + c]) / Double(views) } }
-                let rank = p.enumerated().filter { $0.element > p[label] }.count
+                let rank = classRank(of: label, in: p)
                 if rank == 0 { correct1 += 1 }
                 if rank < 5 { correct5 += 1 }
                 lossSum -= Foundation.log(max(p[label], 1e-12))

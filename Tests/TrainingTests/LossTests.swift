@@ -161,3 +161,14 @@ final class LossTests: XCTestCase {
         XCTAssertEqual(m2, 0.25, accuracy: 0.01)
     }
 }
+
+final class ValidationRankTests: XCTestCase {
+    /// The same tie rule as Evaluation's `Aggregate.topK` (its test: [0.2, 0.5, 0.5, 0.1, 0.5] ranks
+    /// 1, 2, 4, 0, 3): a tie goes to the lower class index, so a constant output is right only for class 0.
+    func testTiesGoToTheLowerClassIndexAsInEvaluation() {
+        let scores = [0.2, 0.5, 0.5, 0.1, 0.5]
+        XCTAssertEqual((0..<5).map { classRank(of: $0, in: scores) }, [3, 0, 1, 4, 2])
+        let constant = [Double](repeating: 0.25, count: 4)
+        XCTAssertEqual((0..<4).map { classRank(of: $0, in: constant) }, [0, 1, 2, 3])
+    }
+}
