@@ -169,6 +169,11 @@ struct ConvPlan {
     var outputRows: Int { output[0] * output[1] }
 
     /// Unfolds output rows [r0, r1) of one sample and group into `col` (kc x (r1 - r0) * W').
+    ///
+    /// The scaled profiles' rows are 2-16 outputs wide, so per-output-row overhead decides the
+    /// speed: the valid ranges of oh and ow for a tap are found once per tap, a run of rows in one
+    /// output frame is handled together, and a tap that reads whole unstrided input rows (the
+    /// centre column of a stride-1 same-padded kernel) copies the run as one block.
     func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int) {
         let (kH, kW) = (window.kernel[1], window.kernel[2])
         let (sT, sH, sW) = (window.stride[0], window.stride[1], window.stride[2])
@@ -185,26 +190,42 @@ struct ConvPlan {
                 let b = rem / kW, e = rem % kW
                 let plane = x + ch * T * H * W
                 let dst = col + row * width
-                var k = 0
-                for r in r0..<r1 {
-                    let ot = r / Ho, oh = r % Ho
-                    let it = ot * sT - pT + a * dT, ih = oh * sH - pH + b * dH
-                    if it < 0 || it >= T || ih < 0 || ih >= H {
-                        for j in 0..<Wo { dst[k + j] = 0 }
+                let ih0 = -pH + b * dH, iw0 = -pW + e * dW
+                let (ohLo, ohHi) = ConvPlan.inside(ih0, sH, H, Ho)
+                let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
+                let wholeRows = sW == 1 && sH == 1 && lo == 0 && hi == Wo && W == Wo
+                var r = r0, k = 0
+                while r < r1 {
+                    let ot = r / Ho, first = r % Ho
+                    let last = min(Ho, first + (r1 - r))
+                    let n = last - first
+                    let d = dst + k
+                    let it = ot * sT - pT + a * dT
+                    if it < 0 || it >= T || ohLo >= ohHi {
+                        d.update(repeating: 0, count: n * Wo)
                     } else {
-                        let src = plane + (it * H + ih) * W
-                        let iw0 = -pW + e * dW
-                        // Outputs whose tap falls in the padding get 0; the rest copy, branch-free.
-                        let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
-                        for j in 0..<lo { dst[k + j] = 0 }
-                        if sW == 1 {
-                            if hi > lo { (dst + k + lo).update(from: src + iw0 + lo, count: hi - lo) }
+                        let vLo = min(max(first, ohLo), last), vHi = max(vLo, min(ohHi, last))
+                        d.update(repeating: 0, count: (vLo - first) * Wo)
+                        let frame = plane + it * H * W
+                        if wholeRows {
+                            (d + (vLo - first) * Wo).update(from: frame + (vLo + ih0) * W, count: (vHi - vLo) * Wo)
                         } else {
-                            for ow in lo..<hi { dst[k + ow] = src[ow * sW + iw0] }
+                            for oh in vLo..<vHi {
+                                let o = d + (oh - first) * Wo
+                                let src = frame + (oh * sH + ih0) * W + iw0
+                                for j in 0..<lo { o[j] = 0 }
+                                if sW == 1 {
+                                    for j in lo..<max(hi, lo) { o[j] = src[j] }
+                                } else {
+                                    for j in lo..<max(hi, lo) { o[j] = src[j * sW] }
+                                }
+                                for j in max(hi, lo)..<Wo { o[j] = 0 }
+                            }
                         }
-                        for j in max(hi, lo)..<Wo { dst[k + j] = 0 }
+                        (d + (vHi - first) * Wo).update(repeating: 0, count: (last - vHi) * Wo)
                     }
-                    k += Wo
+                    k += n * Wo
+                    r += n
                 }
             }
         }
@@ -218,7 +239,8 @@ struct ConvPlan {
         return (lo, hi)
     }
 
-    /// Scatters `col` back (adding) into the input gradient of one sample and group.
+    /// Scatters `col` back (adding) into the input gradient of one sample and group (the same
+    /// per-tap ranges as `vol2col`).
     func col2vol(_ col: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int) {
         let (kH, kW) = (window.kernel[1], window.kernel[2])
         let (sT, sH, sW) = (window.stride[0], window.stride[1], window.stride[2])
@@ -235,17 +257,36 @@ struct ConvPlan {
                     let row = ch * kvol + kr
                     let a = kr / (kH * kW), b = (kr % (kH * kW)) / kW, e = kr % kW
                     let src = col + row * width
-                    var k = 0
-                    for r in r0..<r1 {
-                        let ot = r / Ho, oh = r % Ho
-                        let it = ot * sT - pT + a * dT, ih = oh * sH - pH + b * dH
-                        if it >= 0 && it < T && ih >= 0 && ih < H {
-                            let dst = plane + (it * H + ih) * W
-                            let iw0 = -pW + e * dW
-                            let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
-                            for ow in lo..<max(hi, lo) { dst[ow * sW + iw0] += src[k + ow] }
+                    let ih0 = -pH + b * dH, iw0 = -pW + e * dW
+                    let (ohLo, ohHi) = ConvPlan.inside(ih0, sH, H, Ho)
+                    let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
+                    let wholeRows = sW == 1 && sH == 1 && lo == 0 && hi == Wo && W == Wo
+                    var r = r0, k = 0
+                    while r < r1 {
+                        let ot = r / Ho, first = r % Ho
+                        let last = min(Ho, first + (r1 - r))
+                        let n = last - first
+                        let it = ot * sT - pT + a * dT
+                        if it >= 0 && it < T && ohLo < ohHi {
+                            let vLo = min(max(first, ohLo), last), vHi = max(vLo, min(ohHi, last))
+                            let frame = plane + it * H * W
+                            let s = src + k
+                            if wholeRows {
+                                let o = frame + (vLo + ih0) * W, i = s + (vLo - first) * Wo
+                                for j in 0..<((vHi - vLo) * Wo) { o[j] += i[j] }
+                            } else {
+                                for oh in vLo..<vHi {
+                                    let o = frame + (oh * sH + ih0) * W + iw0, i = s + (oh - first) * Wo
+                                    if sW == 1 {
+                                        for j in lo..<max(hi, lo) { o[j] += i[j] }
+                                    } else {
+                                        for j in lo..<max(hi, lo) { o[j * sW] += i[j] }
+                                    }
+                                }
+                            }
                         }
-                        k += Wo
+                        k += n * Wo
+                        r += n
                     }
                 }
             }
