@@ -168,6 +168,29 @@ struct ConvPlan {
 
     var outputRows: Int { output[0] * output[1] }
 
+    /// Where one kernel tap (a, b, e) reads: its time offset, the input row and column of output
+    /// (0, 0), the outputs oh in [rowsLo, rowsHi) and ow in [lo, hi) whose input is inside the
+    /// volume, and whether it reads whole unstrided input rows (so a run of rows is one block).
+    struct Tap {
+        let t0: Int, ih0: Int, iw0: Int
+        let rowsLo: Int, rowsHi: Int, lo: Int, hi: Int
+        let wholeRows: Bool
+    }
+
+    func tap(_ kr: Int) -> Tap {
+        let (kH, kW) = (window.kernel[1], window.kernel[2])
+        let a = kr / (kH * kW), b = (kr % (kH * kW)) / kW, e = kr % kW
+        let (sH, sW) = (window.stride[1], window.stride[2])
+        let ih0 = -window.padding.before[1] + b * window.dilation[1]
+        let iw0 = -window.padding.before[2] + e * window.dilation[2]
+        let (H, W, Ho, Wo) = (input[1], input[2], output[1], output[2])
+        let (rowsLo, rowsHi) = ConvPlan.inside(ih0, sH, H, Ho)
+        let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
+        return Tap(t0: -window.padding.before[0] + a * window.dilation[0], ih0: ih0, iw0: iw0,
+                   rowsLo: rowsLo, rowsHi: rowsHi, lo: lo, hi: max(hi, lo),
+                   wholeRows: sW == 1 && sH == 1 && lo == 0 && hi == Wo && W == Wo)
+    }
+
     /// Unfolds output rows [r0, r1) of one sample and group into `col` (kc x (r1 - r0) * W').
     ///
     /// The scaled profiles' rows are 2-16 outputs wide, so per-output-row overhead decides the
@@ -175,39 +198,31 @@ struct ConvPlan {
     /// output frame is handled together, and a tap that reads whole unstrided input rows (the
     /// centre column of a stride-1 same-padded kernel) copies the run as one block.
     func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int) {
-        let (kH, kW) = (window.kernel[1], window.kernel[2])
         let (sT, sH, sW) = (window.stride[0], window.stride[1], window.stride[2])
-        let (dT, dH, dW) = (window.dilation[0], window.dilation[1], window.dilation[2])
-        let (pT, pH, pW) = (window.padding.before[0], window.padding.before[1], window.padding.before[2])
         let (T, H, W) = (input[0], input[1], input[2])
         let (Ho, Wo) = (output[1], output[2])
         let width = (r1 - r0) * Wo
+        let taps = (0..<kvol).map(tap)
         Parallel.forEach(kc, minimumChunk: max(1, 4096 / max(width, 1))) { rowRange in
             for row in rowRange {
-                let ch = row / kvol
-                var rem = row % kvol
-                let a = rem / (kH * kW); rem %= kH * kW
-                let b = rem / kW, e = rem % kW
-                let plane = x + ch * T * H * W
+                let tap = taps[row % kvol]
+                let (ih0, iw0, ohLo, ohHi, lo, hi) = (tap.ih0, tap.iw0, tap.rowsLo, tap.rowsHi, tap.lo, tap.hi)
+                let plane = x + (row / kvol) * T * H * W
                 let dst = col + row * width
-                let ih0 = -pH + b * dH, iw0 = -pW + e * dW
-                let (ohLo, ohHi) = ConvPlan.inside(ih0, sH, H, Ho)
-                let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
-                let wholeRows = sW == 1 && sH == 1 && lo == 0 && hi == Wo && W == Wo
                 var r = r0, k = 0
                 while r < r1 {
                     let ot = r / Ho, first = r % Ho
                     let last = min(Ho, first + (r1 - r))
                     let n = last - first
                     let d = dst + k
-                    let it = ot * sT - pT + a * dT
+                    let it = ot * sT + tap.t0
                     if it < 0 || it >= T || ohLo >= ohHi {
                         d.update(repeating: 0, count: n * Wo)
                     } else {
                         let vLo = min(max(first, ohLo), last), vHi = max(vLo, min(ohHi, last))
                         d.update(repeating: 0, count: (vLo - first) * Wo)
                         let frame = plane + it * H * W
-                        if wholeRows {
+                        if tap.wholeRows {
                             (d + (vLo - first) * Wo).update(from: frame + (vLo + ih0) * W, count: (vHi - vLo) * Wo)
                         } else {
                             for oh in vLo..<vHi {
@@ -215,11 +230,11 @@ struct ConvPlan {
                                 let src = frame + (oh * sH + ih0) * W + iw0
                                 for j in 0..<lo { o[j] = 0 }
                                 if sW == 1 {
-                                    for j in lo..<max(hi, lo) { o[j] = src[j] }
+                                    for j in lo..<hi { o[j] = src[j] }
                                 } else {
-                                    for j in lo..<max(hi, lo) { o[j] = src[j * sW] }
+                                    for j in lo..<hi { o[j] = src[j * sW] }
                                 }
-                                for j in max(hi, lo)..<Wo { o[j] = 0 }
+                                for j in hi..<Wo { o[j] = 0 }
                             }
                         }
                         (d + (vHi - first) * Wo).update(repeating: 0, count: (last - vHi) * Wo)
@@ -242,45 +257,39 @@ struct ConvPlan {
     /// Scatters `col` back (adding) into the input gradient of one sample and group (the same
     /// per-tap ranges as `vol2col`).
     func col2vol(_ col: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, rows r0: Int, _ r1: Int) {
-        let (kH, kW) = (window.kernel[1], window.kernel[2])
         let (sT, sH, sW) = (window.stride[0], window.stride[1], window.stride[2])
-        let (dT, dH, dW) = (window.dilation[0], window.dilation[1], window.dilation[2])
-        let (pT, pH, pW) = (window.padding.before[0], window.padding.before[1], window.padding.before[2])
         let (T, H, W) = (input[0], input[1], input[2])
         let (Ho, Wo) = (output[1], output[2])
         let width = (r1 - r0) * Wo
+        let taps = (0..<kvol).map(tap)
         // One channel per task: all rows of a channel write only into that channel.
         Parallel.forEach(cg, minimumChunk: 1) { chRange in
             for ch in chRange {
                 let plane = gx + ch * T * H * W
                 for kr in 0..<kvol {
-                    let row = ch * kvol + kr
-                    let a = kr / (kH * kW), b = (kr % (kH * kW)) / kW, e = kr % kW
-                    let src = col + row * width
-                    let ih0 = -pH + b * dH, iw0 = -pW + e * dW
-                    let (ohLo, ohHi) = ConvPlan.inside(ih0, sH, H, Ho)
-                    let (lo, hi) = ConvPlan.inside(iw0, sW, W, Wo)
-                    let wholeRows = sW == 1 && sH == 1 && lo == 0 && hi == Wo && W == Wo
+                    let tap = taps[kr]
+                    let (ih0, iw0, ohLo, ohHi, lo, hi) = (tap.ih0, tap.iw0, tap.rowsLo, tap.rowsHi, tap.lo, tap.hi)
+                    let src = col + (ch * kvol + kr) * width
                     var r = r0, k = 0
                     while r < r1 {
                         let ot = r / Ho, first = r % Ho
                         let last = min(Ho, first + (r1 - r))
                         let n = last - first
-                        let it = ot * sT - pT + a * dT
+                        let it = ot * sT + tap.t0
                         if it >= 0 && it < T && ohLo < ohHi {
                             let vLo = min(max(first, ohLo), last), vHi = max(vLo, min(ohHi, last))
                             let frame = plane + it * H * W
                             let s = src + k
-                            if wholeRows {
+                            if tap.wholeRows {
                                 let o = frame + (vLo + ih0) * W, i = s + (vLo - first) * Wo
                                 for j in 0..<((vHi - vLo) * Wo) { o[j] += i[j] }
                             } else {
                                 for oh in vLo..<vHi {
                                     let o = frame + (oh * sH + ih0) * W + iw0, i = s + (oh - first) * Wo
                                     if sW == 1 {
-                                        for j in lo..<max(hi, lo) { o[j] += i[j] }
+                                        for j in lo..<hi { o[j] += i[j] }
                                     } else {
-                                        for j in lo..<max(hi, lo) { o[j * sW] += i[j] }
+                                        for j in lo..<hi { o[j * sW] += i[j] }
                                     }
                                 }
                             }
