@@ -44,6 +44,10 @@ public struct VideoDataset: Sendable {
         let files = try fm.contentsOfDirectory(atPath: ann).filter { $0.hasSuffix(".csv") && $0 != "clsIdx.csv" }.sorted()
         var items: [Item] = []
         var testLabels: [String: Int] = [:]
+        // A video listed by two files of one split (a public test list and a separate label list
+        // under another name) is one video: the second listing only adds a missing label. The
+        // file kept for it is the one its label came from (named when another file disagrees).
+        var listed: [String: (index: Int, file: String)] = [:]
         for file in files {
             let t = try CSVTable(contentsOf: ann + "/" + file)
             try t.requireRectangular()
@@ -62,6 +66,16 @@ public struct VideoDataset: Sendable {
                 }
                 if isLabelList { if let label { testLabels[id] = label }; continue }
                 let split = splitc.map { r.fields[$0] } ?? (file.contains("train") ? "train" : file.contains("val") ? "val" : "test")
+                if let earlier = listed[split + "/" + id] {
+                    let known = items[earlier.index].label
+                    if let label, let known, label != known {
+                        throw CSVError(source: t.source, line: r.line, message:
+                            "video '\(id)' is labelled '\(classes[label])' here and '\(classes[known])' in \(earlier.file)")
+                    }
+                    if known == nil, label != nil { items[earlier.index].label = label; listed[split + "/" + id] = (earlier.index, file) }
+                    continue
+                }
+                listed[split + "/" + id] = (items.count, file)
                 items.append(Item(id: id, path: "\(root)/\(split)/\(id).mp4", label: label, split: split))
             }
         }

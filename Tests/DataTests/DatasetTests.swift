@@ -116,6 +116,25 @@ final class DatasetTests: XCTestCase {
         XCTAssertTrue(report.problems.contains { $0.kind == "missing" && $0.reason == "file not found" })
     }
 
+    /// A public test list and a separate label list (not named `*-test-labels.csv`) list the same
+    /// videos: each counts once and takes its label; a conflicting label names both files.
+    func testAVideoListedByTwoFilesCountsOnce() throws {
+        let ann = dir + "/annotations"
+        try FileManager.default.createDirectory(atPath: ann, withIntermediateDirectories: true)
+        try "label,idx\nrun,1\njump,2\n".write(toFile: ann + "/clsIdx.csv", atomically: true, encoding: .utf8)
+        try "videoid,split\na,test\nb,test\n".write(toFile: ann + "/k-test-public.csv", atomically: true, encoding: .utf8)
+        try "label,videoid,split\njump,a,test\nrun,b,test\n".write(toFile: ann + "/k-test_labels.csv", atomically: true, encoding: .utf8)
+        try "label,videoid,split\nrun,c,train\n".write(toFile: ann + "/k-train.csv", atomically: true, encoding: .utf8)
+        let ds = try VideoDataset.challenge(root: dir)
+        XCTAssertEqual(ds.items(split: "test").map(\.id), ["a", "b"])
+        XCTAssertEqual(ds.items(split: "test").map(\.label), [1, 0])
+        XCTAssertEqual(DatasetCheck.run(ds).counts["test"], ["jump": 1, "run": 1])
+        try "label,videoid,split\nrun,a,test\n".write(toFile: ann + "/k-test_zlabels.csv", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try VideoDataset.challenge(root: dir)) {
+            XCTAssertEqual("\($0)", "\(ann)/k-test_zlabels.csv:2: video 'a' is labelled 'run' here and 'jump' in k-test_labels.csv")
+        }
+    }
+
     func testOtherLayouts() throws {
         // Kinetics CSV.
         try "label,youtube_id,time_start,time_end,split\nabseiling,abc,5,15,train\n\"passing (game)\",xyz,0,10,val\n"
