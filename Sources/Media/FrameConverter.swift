@@ -7,11 +7,13 @@ final class FrameConverter {
     let size: FrameSize
     private var sws: OpaquePointer?
     private var resizer: OpaquePointer?
-    /// The geometry and source format the context was asked for, and the colour properties last
-    /// given to it (rebuilding its tables is costly). A new geometry may come back as a new context
-    /// at the old address, so the geometry, not the pointer, says when to set the colours again.
-    private var geometry: [Int32] = []
-    private var configured: (matrix: Int32, fullRange: Int32)?
+    /// What the context was last asked for: geometry, source format and colours (rebuilding its
+    /// tables is costly). A new geometry may come back as a new context at the old address, so
+    /// this, not the pointer, says when to set the colours again.
+    private struct Setting: Equatable {
+        var width, height, format, targetWidth, targetHeight, matrix, fullRange: Int32
+    }
+    private var configured: Setting?
 
     init(rotation: Int, size: FrameSize) {
         self.rotation = rotation
@@ -70,17 +72,17 @@ final class FrameConverter {
         let (src, jpegStyle) = FrameConverter.plainTwin(of: coded)
         sws = sws_getCachedContext(sws, frame.pointee.width, frame.pointee.height, src,
                                    Int32(tw), Int32(th), AV_PIX_FMT_RGB24, FrameConverter.flags, nil, nil, nil)
-        let asked = [frame.pointee.width, frame.pointee.height, src.rawValue, Int32(tw), Int32(th)]
-        if asked != geometry { geometry = asked; configured = nil }
         guard let ctx = sws else {
             throw MediaError.ffmpeg(path: path, operation: "converting to RGB", detail: "swscale cannot convert this pixel format")
         }
         let matrix = FrameConverter.matrix(frame.pointee.colorspace)
         let fullRange: Int32 = FrameConverter.isFullRange(frame.pointee.color_range, jpegStyle: jpegStyle) ? 1 : 0
-        if configured == nil || configured!.matrix != matrix || configured!.fullRange != fullRange {
+        let setting = Setting(width: frame.pointee.width, height: frame.pointee.height, format: src.rawValue,
+                              targetWidth: Int32(tw), targetHeight: Int32(th), matrix: matrix, fullRange: fullRange)
+        if setting != configured {
             sws_setColorspaceDetails(ctx, sws_getCoefficients(matrix), fullRange, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                                      0, 1 << 16, 1 << 16)
-            configured = (matrix, fullRange)
+            configured = setting
         }
         return withAlignedOutput(width: tw, height: th) { dst, dstStride in
             withUnsafePointer(to: &frame.pointee.data) { dataTuple in

@@ -14,22 +14,9 @@ final class ColourTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
     func ffmpeg(_ arguments: [String]) throws -> Data {
-        var program: String?
-        for d in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
-        where FileManager.default.isExecutableFile(atPath: "\(d)/ffmpeg") { program = "\(d)/ffmpeg"; break }
-        guard let program else { throw XCTSkip("the ffmpeg command is not installed (make deps installs it)") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: program)
-        p.arguments = ["-v", "error", "-nostdin"] + arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw XCTSkip("ffmpeg \(arguments.joined(separator: " ")) failed: \(message)") }
-        return data
+        let r = try FFmpegCommand.run(arguments)
+        guard r.status == 0 else { throw XCTSkip("ffmpeg \(arguments.joined(separator: " ")) failed: \(r.error)") }
+        return r.output
     }
 
     /// The `ffmpeg` command's RGB24 frames, optionally through its scaler at an exact size.

@@ -19,27 +19,11 @@ final class DecoderTests: XCTestCase {
         "h264-10bit.mp4": 30, "av1.mkv": 125,
     ]
 
-    func ffmpegProgram() throws -> String {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            if FileManager.default.isExecutableFile(atPath: "\(dir)/ffmpeg") { return "\(dir)/ffmpeg" }
-        }
-        throw XCTSkip("the ffmpeg command is not installed (make deps installs it)")
-    }
-
     /// The ffmpeg command's frames, passthrough timing (the default constant-rate sync repeats a
     /// frame in two of these files; vipbench returns exactly what decodes).
     func ffmpegFrames(_ path: String) throws -> Data {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try ffmpegProgram())
-        p.arguments = ["-v", "error", "-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
-                       "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return data
+        try FFmpegCommand.run(["-i", path, "-map", "0:v:0", "-fps_mode", "passthrough",
+                               "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]).output
     }
 
     func testEveryTestVideoMatchesFFmpegFrameForFrame() throws {
@@ -135,10 +119,7 @@ final class DecoderTests: XCTestCase {
         }
         // An audio-only file made by the ffmpeg command (last: the test skips here without it).
         let wav = dir + "/tone.wav"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try ffmpegProgram())
-        p.arguments = ["-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=0.2", wav]
-        try p.run(); p.waitUntilExit()
+        _ = try FFmpegCommand.run(["-f", "lavfi", "-i", "sine=frequency=440:duration=0.2", wav])
         XCTAssertThrowsError(try VideoReader(path: wav)) {
             XCTAssertEqual("\($0)", "\(wav): has no video stream (1 other stream)")
         }
