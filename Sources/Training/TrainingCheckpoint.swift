@@ -23,16 +23,18 @@ public struct TrainingCheckpoint: Sendable {
     public var bestTop1: Double?
     public var bestEpoch: Int?
     public var lastTop1: Double?
+    /// Every finished epoch's record so far: the training curve survives a kill and a resume.
+    public var history: [EpochRecord]
     public var commit: String
     public var weights: [String: SafetensorsFile.Tensor]
     public var optimizer: OptimizerState
 
     public init(configuration: TrainingConfiguration, epoch: Int, nextBatch: Int, step: Int, epochLossSum: Double,
                 epochLossCount: Int, plateau: PlateauState, bestTop1: Double?, bestEpoch: Int?, lastTop1: Double?,
-                commit: String, model: Module, optimizer: OptimizerState) {
+                history: [EpochRecord] = [], commit: String, model: Module, optimizer: OptimizerState) {
         self.configuration = configuration; self.epoch = epoch; self.nextBatch = nextBatch; self.step = step
         self.epochLossSum = epochLossSum; self.epochLossCount = epochLossCount; self.plateau = plateau
-        self.bestTop1 = bestTop1; self.bestEpoch = bestEpoch; self.lastTop1 = lastTop1; self.commit = commit
+        self.bestTop1 = bestTop1; self.bestEpoch = bestEpoch; self.lastTop1 = lastTop1; self.history = history; self.commit = commit
         self.optimizer = optimizer
         var w: [String: SafetensorsFile.Tensor] = [:]
         for (name, t) in model.stateDict() { w[name] = .init(floats: t.data, shape: t.shape) }
@@ -55,6 +57,7 @@ public struct TrainingCheckpoint: Sendable {
             "epoch": String(epoch), "next_batch": String(nextBatch), "step": String(step),
             "epoch_loss_sum": String(epochLossSum.bitPattern), "epoch_loss_count": String(epochLossCount),
             "plateau": try json(plateau),
+            "history": try Self.historyJSON(history),
             "optimizer_steps": try json(optimizer.steps),
             "seed": String(configuration.seed),
             "commit": commit,
@@ -63,6 +66,20 @@ public struct TrainingCheckpoint: Sendable {
         if let bestEpoch { meta["best_epoch"] = String(bestEpoch) }
         if let lastTop1 { meta["last_top1"] = String(lastTop1.bitPattern) }
         try SafetensorsFile(tensors: tensors, metadata: meta).write(to: path)
+    }
+
+    /// An epoch without a step has a NaN mean loss: the history spells non-finite values out.
+    static func historyJSON(_ history: [EpochRecord]) throws -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try enc.encode(history), as: UTF8.self)
+    }
+
+    static var historyDecoder: JSONDecoder {
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return dec
     }
 
     public init(contentsOf path: String) throws {
@@ -99,6 +116,14 @@ public struct TrainingCheckpoint: Sendable {
         plateau = try decode(PlateauState.self, "plateau")
         bestTop1 = try double("best_top1"); lastTop1 = try double("last_top1")
         bestEpoch = file.metadata["best_epoch"].flatMap { Int($0) }
+        // Checkpoints written before the curve was kept have none: an empty history, not an error.
+        if let text = file.metadata["history"] {
+            do { history = try Self.historyDecoder.decode([EpochRecord].self, from: Data(text.utf8)) } catch {
+                throw fail("metadata key 'history' does not decode: \(error)")
+            }
+        } else {
+            history = []
+        }
         commit = file.metadata["commit"] ?? "unknown"
         var w: [String: SafetensorsFile.Tensor] = [:]
         var o = OptimizerState()

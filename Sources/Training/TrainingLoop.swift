@@ -64,6 +64,8 @@ public struct TrainingSummary: Codable, Sendable, Equatable {
     public var latestCheckpoint: String
     public var bestCheckpoint: String?
     public var stoppedEarly: Bool
+    /// Every epoch's record, including those of the runs this one resumed.
+    public var history: [EpochRecord] = []
 }
 
 /// A network and how a batch becomes its loss.
@@ -108,6 +110,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         var lossSum = 0.0, lossCount = 0
         var plateau = PlateauState()
         var bestTop1: Double?, bestEpoch: Int?, lastTop1: Double?
+        var history: [EpochRecord] = []
         var resumedFrom: [Int]?
         var wroteCheckpoint = false
         if resume && fm.fileExists(atPath: directory.latest) {
@@ -121,7 +124,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
             optimizer.state = c.optimizer
             epoch = c.epoch; nextBatch = c.nextBatch; step = c.step
             lossSum = c.epochLossSum; lossCount = c.epochLossCount; plateau = c.plateau
-            bestTop1 = c.bestTop1; bestEpoch = c.bestEpoch; lastTop1 = c.lastTop1
+            bestTop1 = c.bestTop1; bestEpoch = c.bestEpoch; lastTop1 = c.lastTop1; history = c.history
             resumedFrom = [epoch, nextBatch, step]
             wroteCheckpoint = true
         }
@@ -134,7 +137,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         func checkpoint(_ path: String, label: String) throws {
             try TrainingCheckpoint(configuration: config, epoch: epoch, nextBatch: nextBatch, step: step, epochLossSum: lossSum,
                                    epochLossCount: lossCount, plateau: plateau, bestTop1: bestTop1, bestEpoch: bestEpoch,
-                                   lastTop1: lastTop1, commit: commit, model: model, optimizer: optimizer.state).write(to: path)
+                                   lastTop1: lastTop1, history: history, commit: commit, model: model, optimizer: optimizer.state).write(to: path)
             wroteCheckpoint = true
             try events(.checkpoint(path: path, label: label))
         }
@@ -201,6 +204,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
             let record = EpochRecord(epoch: epoch, step: step, meanLoss: meanLoss, lr: rate(at: Double(epoch + 1)),
                                      clipsPerSecond: seconds > 0 ? Double(epochClips) / seconds : 0, seconds: seconds,
                                      validation: result, isBest: isBest)
+            history.append(record)
             epoch += 1; nextBatch = 0; lossSum = 0; lossCount = 0
             if isBest { try checkpoint(directory.best, label: "best") }
             try checkpoint(directory.latest, label: "latest")
@@ -209,7 +213,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         return TrainingSummary(configurationHash: config.hash, epochs: epoch, steps: step, lastLoss: lastLoss,
                                bestTop1: bestTop1, bestEpoch: bestEpoch, lastTop1: lastTop1, latestCheckpoint: directory.latest,
                                bestCheckpoint: fm.fileExists(atPath: directory.best) ? directory.best : nil,
-                               stoppedEarly: stoppedEarly)
+                               stoppedEarly: stoppedEarly, history: history)
     }
 }
 

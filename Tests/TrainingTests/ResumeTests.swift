@@ -78,6 +78,15 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(s2.steps, 8)
         XCTAssertEqual(weights(resumed), weights(full), "resumed weights differ from the uninterrupted run's")
         XCTAssertEqual(s2.lastTop1, summary.lastTop1)
+        // The curve survives the kill: both epochs once, with the uninterrupted run's losses and
+        // validation (only the timings differ).
+        func curve(_ h: [EpochRecord]) -> [String] { h.map { "\($0.epoch) \($0.step) \($0.meanLoss.bitPattern) \($0.lr) \(String(describing: $0.validation))" } }
+        XCTAssertEqual(summary.history.map(\.epoch), [0, 1])
+        XCTAssertEqual(curve(s2.history), curve(summary.history))
+        XCTAssertEqual(try TrainingCheckpoint(contentsOf: base + "/cut/latest.safetensors").history.map(\.step), [4, 8])
+        // A finished run asked to resume returns at once with its whole curve.
+        let (_, s3) = try run(c, dir: base + "/cut", resume: true)
+        XCTAssertEqual(curve(s3.history), curve(summary.history))
         let a = try TrainingCheckpoint(contentsOf: base + "/full/latest.safetensors")
         let b = try TrainingCheckpoint(contentsOf: base + "/cut/latest.safetensors")
         XCTAssertEqual(a.optimizer, b.optimizer)
