@@ -104,15 +104,19 @@ public struct PerformanceRecord: Codable, Equatable, Sendable {
     public var latencySeconds: Double?
     public var peakRSSBytes: Int?
     public var threads: Int?
+    /// Channel-width multiplier (nil: 1, the paper's network).
+    public var width: Double?
+    /// Which size of a configuration this measures: "paper" or a scaled profile's name.
+    public var scale: String?
 
     public init(runID: Int64? = nil, model: String, mode: String = "inference", inputShape: String,
                 batch: Int = 1, gmacsPerView: Double? = nil, parameters: Int? = nil,
                 clipsPerSecond: Double? = nil, latencySeconds: Double? = nil,
-                peakRSSBytes: Int? = nil, threads: Int? = nil) {
+                peakRSSBytes: Int? = nil, threads: Int? = nil, width: Double? = nil, scale: String? = nil) {
         self.runID = runID; self.model = model; self.mode = mode; self.inputShape = inputShape
         self.batch = batch; self.gmacsPerView = gmacsPerView; self.parameters = parameters
         self.clipsPerSecond = clipsPerSecond; self.latencySeconds = latencySeconds
-        self.peakRSSBytes = peakRSSBytes; self.threads = threads
+        self.peakRSSBytes = peakRSSBytes; self.threads = threads; self.width = width; self.scale = scale
     }
 }
 
@@ -130,6 +134,28 @@ public struct BenchmarkRecord: Codable, Equatable, Sendable {
                 baseline: String? = nil, ratio: Double? = nil) {
         self.runID = runID; self.name = name; self.threads = threads; self.value = value
         self.unit = unit; self.baseline = baseline; self.ratio = ratio
+    }
+}
+
+/// One epoch of a training curve: the stage's training loss and rate, and validation when it ran.
+public struct EpochCurveRecord: Codable, Equatable, Sendable {
+    public var runID: Int64?
+    public var stage: String
+    public var epoch: Int
+    public var step: Int
+    public var trainLoss: Double?
+    public var lr: Double?
+    public var clipsPerSecond: Double?
+    public var seconds: Double?
+    public var valTop1: Double?
+    public var valTop5: Double?
+    public var valLoss: Double?
+
+    public init(runID: Int64? = nil, stage: String, epoch: Int, step: Int, trainLoss: Double?, lr: Double?,
+                clipsPerSecond: Double?, seconds: Double?, valTop1: Double? = nil, valTop5: Double? = nil, valLoss: Double? = nil) {
+        self.runID = runID; self.stage = stage; self.epoch = epoch; self.step = step; self.trainLoss = trainLoss; self.lr = lr
+        self.clipsPerSecond = clipsPerSecond; self.seconds = seconds; self.valTop1 = valTop1; self.valTop5 = valTop5
+        self.valLoss = valLoss
     }
 }
 

@@ -184,9 +184,12 @@ public final class ResultsStore {
         }
     }
 
-    public func runs() throws -> [RunRecord] {
+    /// Every run, or those of one configuration (a query, so it does not grow with the store).
+    public func runs(configuration: String? = nil) throws -> [RunRecord] {
         let host = ProcessInfo.processInfo.hostName
-        return try db.query("SELECT * FROM runs ORDER BY id").map { row in
+        let rows = try configuration.map { try db.query("SELECT * FROM runs WHERE configuration = ? ORDER BY id", [.text($0)]) }
+            ?? db.query("SELECT * FROM runs ORDER BY id")
+        return rows.map { row in
             let status = RunStatus(rawValue: row["status"].string ?? "") ?? .failed
             let pid = row["pid"].int ?? 0
             var display = status.rawValue
@@ -251,11 +254,12 @@ public final class ResultsStore {
             for p in performance {
                 try db.query("""
                     INSERT INTO performance (run_id, model, mode, input_shape, batch, gmacs_per_view, parameters,
-                      clips_per_second, latency_s, peak_rss_bytes, threads)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      clips_per_second, latency_s, peak_rss_bytes, threads, width, scale)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.integer(run), .text(p.model), .text(p.mode), .text(p.inputShape), SQLValue(p.batch),
                           SQLValue(p.gmacsPerView), SQLValue(p.parameters), SQLValue(p.clipsPerSecond),
-                          SQLValue(p.latencySeconds), SQLValue(p.peakRSSBytes), SQLValue(p.threads)])
+                          SQLValue(p.latencySeconds), SQLValue(p.peakRSSBytes), SQLValue(p.threads),
+                          SQLValue(p.width), SQLValue(p.scale)])
             }
         }
     }
@@ -270,7 +274,7 @@ public final class ResultsStore {
                               batch: r["batch"].int ?? 1, gmacsPerView: r["gmacs_per_view"].double,
                               parameters: r["parameters"].int, clipsPerSecond: r["clips_per_second"].double,
                               latencySeconds: r["latency_s"].double, peakRSSBytes: r["peak_rss_bytes"].int,
-                              threads: r["threads"].int)
+                              threads: r["threads"].int, width: r["width"].double, scale: r["scale"].string)
         }
     }
 
@@ -297,6 +301,34 @@ public final class ResultsStore {
         }
     }
 
+    /// Records training curves in one transaction; an epoch recorded again for the same run and
+    /// stage replaces the earlier row (a resumed run redoes its unfinished epoch).
+    public func record(epochs: [EpochCurveRecord], run: Int64) throws {
+        try db.transaction {
+            for e in epochs {
+                try db.query("""
+                    INSERT OR REPLACE INTO training_epochs (run_id, stage, epoch, step, train_loss, lr, clips_per_second,
+                      seconds, val_top1, val_top5, val_loss)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.integer(run), .text(e.stage), SQLValue(e.epoch), SQLValue(e.step), SQLValue(e.trainLoss?.finite),
+                          SQLValue(e.lr?.finite), SQLValue(e.clipsPerSecond?.finite), SQLValue(e.seconds?.finite),
+                          SQLValue(e.valTop1), SQLValue(e.valTop5), SQLValue(e.valLoss?.finite)])
+            }
+        }
+    }
+
+    public func epochs(run: Int64? = nil) throws -> [EpochCurveRecord] {
+        let rows = try run.map {
+            try db.query("SELECT * FROM training_epochs WHERE run_id = ? ORDER BY stage, epoch", [.integer($0)])
+        } ?? db.query("SELECT * FROM training_epochs ORDER BY run_id, stage, epoch")
+        return rows.map { r in
+            EpochCurveRecord(runID: r["run_id"].int.map(Int64.init), stage: r["stage"].string ?? "", epoch: r["epoch"].int ?? 0,
+                             step: r["step"].int ?? 0, trainLoss: r["train_loss"].double, lr: r["lr"].double,
+                             clipsPerSecond: r["clips_per_second"].double, seconds: r["seconds"].double,
+                             valTop1: r["val_top1"].double, valTop5: r["val_top5"].double, valLoss: r["val_loss"].double)
+        }
+    }
+
     /// Records files (with their SHA-256) in one transaction.
     public func record(artifacts: [ArtifactRecord]) throws {
         try db.transaction {
@@ -308,10 +340,18 @@ public final class ResultsStore {
         }
     }
 
-    public func artifacts() throws -> [ArtifactRecord] {
-        try db.query("SELECT * FROM artifacts ORDER BY id").map { r in
+    /// Every artifact, or those of one run.
+    public func artifacts(run: Int64? = nil) throws -> [ArtifactRecord] {
+        let rows = try run.map { try db.query("SELECT * FROM artifacts WHERE run_id = ? ORDER BY id", [.integer($0)]) }
+            ?? db.query("SELECT * FROM artifacts ORDER BY id")
+        return rows.map { r in
             ArtifactRecord(runID: r["run_id"].int.map(Int64.init), path: r["path"].string ?? "",
                            kind: r["kind"].string ?? "", sha256: r["sha256"].string ?? "")
         }
     }
+}
+
+extension Double {
+    /// nil for NaN and the infinities, which SQLite would store as NULL or reject.
+    var finite: Double? { isFinite ? self : nil }
 }

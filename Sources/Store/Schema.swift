@@ -97,5 +97,27 @@ public enum Schema {
         CREATE INDEX benchmarks_run ON benchmarks(run_id);
         CREATE INDEX artifacts_run ON artifacts(run_id);
         """,
+        // 2: training curves, one row per epoch of a stage (pretrain | train) of a run; a
+        // performance figure's network width and which size of a configuration it measured.
+        """
+        ALTER TABLE performance ADD COLUMN width REAL;   -- channel-width multiplier; NULL: 1 (the paper's)
+        ALTER TABLE performance ADD COLUMN scale TEXT;   -- paper | a scaled profile's name; NULL: not from a runner
+        CREATE TABLE training_epochs (
+            id                INTEGER PRIMARY KEY,
+            run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            stage             TEXT    NOT NULL,  -- pretrain | train
+            epoch             INTEGER NOT NULL,  -- 0-based
+            step              INTEGER NOT NULL,  -- optimiser steps at the epoch's end
+            train_loss        REAL,              -- mean of the epoch's step losses
+            lr                REAL,              -- the rate at the epoch's end
+            clips_per_second  REAL,
+            seconds           REAL,
+            val_top1          REAL,              -- fraction; NULL when not validated that epoch
+            val_top5          REAL,
+            val_loss          REAL,
+            UNIQUE (run_id, stage, epoch)
+        );
+        CREATE INDEX training_epochs_run ON training_epochs(run_id);
+        """,
     ]
 }

@@ -9,12 +9,14 @@ struct ResultsCommand: ParsableCommand {
         discussion: """
             Choose one section: --reference (published numbers, the default), --runs (every run with \
             its commit, host and status; a run whose process died shows as 'interrupted'), \
-            --metrics (accuracy per run, split, view scheme and sampling rule), --performance, or \
-            --benchmarks.
+            --metrics (accuracy per run, split, view scheme and sampling rule), --performance \
+            (speed, memory and cost per network shape; the runner's cost stage marks each with \
+            the size it measures: paper or a scaled profile), --curves (training curves, one row \
+            per epoch of each run's pretraining and training), or --benchmarks.
             """)
 
     enum Section: String, EnumerableFlag {
-        case reference, runs, metrics, performance, benchmarks
+        case reference, runs, metrics, performance, curves, benchmarks
     }
 
     @Flag(help: "Which table to print.")
@@ -64,15 +66,25 @@ struct ResultsCommand: ParsableCommand {
                 })
         case .performance:
             tabular = Tabular(
-                columns: ["run", "model", "mode", "input", "batch", "gmacs_per_view", "parameters",
+                columns: ["run", "model", "mode", "input", "width", "scale", "batch", "gmacs_per_view", "parameters",
                           "clips_per_second", "latency_s", "peak_rss_mb", "threads"],
                 rows: try db.performance().map { p in
-                    [.int(Int(p.runID ?? 0)), .text(p.model), .text(p.mode), .text(p.inputShape), .int(p.batch),
+                    [.int(Int(p.runID ?? 0)), .text(p.model), .text(p.mode), .text(p.inputShape),
+                     .number(p.width ?? 1, digits: 4), p.scale.map(Cell.text) ?? .null, .int(p.batch),
                      p.gmacsPerView.map { .number($0, digits: 3) } ?? .null, p.parameters.map(Cell.int) ?? .null,
                      p.clipsPerSecond.map { .number($0, digits: 3) } ?? .null,
                      p.latencySeconds.map { .number($0, digits: 4) } ?? .null,
                      p.peakRSSBytes.map { .number(Double($0) / 1_048_576, digits: 1) } ?? .null,
                      p.threads.map(Cell.int) ?? .null]
+                })
+        case .curves:
+            tabular = Tabular(
+                columns: ["run", "stage", "epoch", "step", "train_loss", "lr", "clips_per_second", "seconds",
+                          "val_top1", "val_top5", "val_loss"],
+                rows: try db.epochs().map { e in
+                    func n(_ v: Double?, _ d: Int) -> Cell { v.map { .number($0, digits: d) } ?? .null }
+                    return [.int(Int(e.runID ?? 0)), .text(e.stage), .int(e.epoch), .int(e.step), n(e.trainLoss, 4),
+                            n(e.lr, 6), n(e.clipsPerSecond, 1), n(e.seconds, 2), n(e.valTop1, 4), n(e.valTop5, 4), n(e.valLoss, 4)]
                 })
         case .benchmarks:
             tabular = Tabular(

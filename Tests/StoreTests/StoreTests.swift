@@ -33,7 +33,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(store.schemaVersion, Schema.version)
         let tables = Set(try store.db.query("SELECT name FROM sqlite_master WHERE type = 'table'")
             .compactMap { $0["name"].string })
-        XCTAssertEqual(tables, ["reference_results", "runs", "metrics", "performance", "benchmarks", "artifacts"])
+        XCTAssertEqual(tables, ["reference_results", "runs", "metrics", "performance", "benchmarks", "artifacts", "training_epochs"])
         let mode = try store.db.query("PRAGMA journal_mode").first?.values.first?.string
         XCTAssertEqual(mode, "wal")
         // The runs table has every provenance column the issue asks for.
@@ -94,6 +94,56 @@ final class StoreTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains(path), "\(error)")
         }
         XCTAssertEqual(FileManager.default.contents(atPath: path), Data(bytes))
+    }
+
+    /// A store written by the first schema (before training curves) opens, gains the curves table
+    /// and keeps its runs.
+    func testVersionOneStoreMigratesAndKeepsItsRuns() throws {
+        let path = dir + "/v1.sqlite"
+        do {
+            let db = try SQLiteDatabase(path: path)
+            try db.execute(Schema.migrations[0] + "\nPRAGMA user_version = 1")
+            try db.execute("""
+                INSERT INTO runs (configuration, profile, seed, status, started_at, command_line)
+                VALUES ('table1:mini:row6', 'mini', 0, 'finished', '2026-01-01T00:00:00Z', 'old')
+                """)
+        }
+        let store = try ResultsStore(path: path)
+        XCTAssertEqual(store.schemaVersion, Schema.version)
+        XCTAssertEqual(try store.runs().map(\.configuration), ["table1:mini:row6"])
+        let id = try store.runs()[0].id
+        try store.record(epochs: [EpochCurveRecord(stage: "train", epoch: 0, step: 3, trainLoss: 2.2, lr: 0.05,
+                                                   clipsPerSecond: 100, seconds: 1)], run: id)
+        XCTAssertEqual(try store.epochs(run: id).map(\.step), [3])
+    }
+
+    /// Curves round-trip; an epoch recorded again replaces the earlier row (a resumed run redoes
+    /// its unfinished epoch), and non-finite numbers are stored as NULL, not refused.
+    func testTrainingCurvesRoundTripAndReplaceARedoneEpoch() throws {
+        let store = try ResultsStore(path: dir + "/curves.sqlite")
+        let id = try store.beginRun(configuration: "c", profile: "mini", seed: 0, provenance: provenance())
+        let first = [
+            EpochCurveRecord(stage: "pretrain", epoch: 0, step: 12, trainLoss: 80.5, lr: 1e-5, clipsPerSecond: 40, seconds: 3),
+            EpochCurveRecord(stage: "train", epoch: 0, step: 13, trainLoss: 2.31, lr: 0.049, clipsPerSecond: 120, seconds: 1.5,
+                             valTop1: 0.1, valTop5: 0.5, valLoss: 2.30),
+            EpochCurveRecord(stage: "train", epoch: 1, step: 26, trainLoss: .nan, lr: 0.045, clipsPerSecond: .infinity, seconds: 1.4),
+        ]
+        try store.record(epochs: first, run: id)
+        var got = try store.epochs(run: id)
+        XCTAssertEqual(got.map(\.stage), ["pretrain", "train", "train"])
+        XCTAssertEqual(got[1], { var e = first[1]; e.runID = id; return e }())
+        XCTAssertNil(got[2].trainLoss)
+        XCTAssertNil(got[2].clipsPerSecond)
+        XCTAssertNil(got[2].valTop1)
+        try store.record(epochs: [EpochCurveRecord(stage: "train", epoch: 1, step: 26, trainLoss: 2.0, lr: 0.045,
+                                                   clipsPerSecond: 110, seconds: 1.4, valTop1: 0.3)], run: id)
+        got = try store.epochs(run: id)
+        XCTAssertEqual(got.count, 3)
+        XCTAssertEqual(got[2].trainLoss, 2.0)
+        XCTAssertEqual(got[2].valTop1, 0.3)
+        let other = try store.beginRun(configuration: "d", profile: "mini", seed: 0, provenance: provenance())
+        XCTAssertEqual(try store.epochs(run: other), [])
+        XCTAssertEqual(try store.epochs().count, 3)
     }
 
     func testNewerSchemaIsRefusedAndLeftUntouched() throws {
