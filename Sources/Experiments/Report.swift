@@ -1,9 +1,10 @@
 import Foundation
+import Store
 
 /// results/REPORT.md: the reproduced figures beside the paper's, with provenance and what differs.
 public enum Report {
     public static func markdown(profile: Profile, configurations: [RowConfiguration], outcomes: [Runner.Outcome],
-                                gmacs: [Table1Row: Double], seeds: [UInt64], commit: String, machine: String, date: String) -> String {
+                                gmacs: [Table1Row: Double], costs: [Table1Row: [PerformanceRecord]] = [:], seeds: [UInt64], commit: String, machine: String, date: String) -> String {
         func stats(_ values: [Double]) -> (Double, Double)? {
             guard !values.isEmpty else { return nil }
             let m = values.reduce(0, +) / Double(values.count)
@@ -34,6 +35,7 @@ public enum Report {
             for f in failures { s += "- \(f.key), seed \(f.seed): \(f.failure!)\n" }
             s += "\n"
         }
+        if !costs.isEmpty { s += costSection(configurations, costs) }
         s += "## Choices the report does not state\n\n"
         for c in configurations { for ch in c.choices { s += "- row \(c.row.rawValue): \(ch)\n" } }
         s += "\n## Orderings\n\n"
@@ -47,8 +49,26 @@ public enum Report {
             let best = configurations.compactMap { mean("row\($0.row.rawValue)") }.max() ?? .nan
             s += String(format: "- ensemble over its best member: %@ (%.1f against %.1f)\n", e > best ? "holds" : "does not hold", 100 * e, 100 * best)
         }
-        s += "\n![paper against vipbench](plots/reproduced-\(profile.rawValue).png)\n"
+        s += "\n## Plots\n\n![paper against vipbench](plots/reproduced-\(profile.rawValue).png)\n"
+        for (name, caption) in ReportFigures.names(profile) { s += "\n\(caption.prefix(1).uppercased() + caption.dropFirst()):\n\n![\(caption)](plots/\(name).png)\n" }
+        s += "\nEach plot's data (`.dat`) and gnuplot script (`.gp`) are beside it in `plots/`, with an SVG.\n"
         s += "\nThe gate (`vipbench check`) compares these figures with `results/baselines/\(profile.rawValue).json`.\n"
         return s
+    }
+
+    /// Parameters and GMACs are counted; clips/s and peak memory are measured on this machine.
+    static func costSection(_ configurations: [RowConfiguration], _ costs: [Table1Row: [PerformanceRecord]]) -> String {
+        var s = "## Cost\n\nEach row's network as trained (training step) and as tested (one view), at the profile's size and at the paper's. "
+        s += "Parameters and GMACs are counted from the network; clips/s and peak resident memory are **measured here** "
+        s += "(the paper's size at batch 1, so its clips/s is a single clip's latency; peak memory is the process's, which includes what earlier measurements left resident).\n\n"
+        s += "| row | size | mode | clip CxTxHxW | width | batch | parameters | GMACs per view | clips/s | peak RSS (MB) |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        for c in configurations {
+            for p in costs[c.row] ?? [] {
+                s += "| \(c.row.rawValue) | \(p.scale ?? "-") | \(p.mode) | \(p.inputShape) | \(p.width.map { String(format: "%.4g", $0) } ?? "1") | \(p.batch) | "
+                s += "\(p.parameters.map(String.init) ?? "-") | \(p.gmacsPerView.map { String(format: "%.3f", $0) } ?? "-") | "
+                s += "\(p.clipsPerSecond.map { String(format: $0 < 10 ? "%.3f" : "%.1f", $0) } ?? "-") | \(p.peakRSSBytes.map { String($0 >> 20) } ?? "-") |\n"
+            }
+        }
+        return s + "\n"
     }
 }

@@ -51,6 +51,8 @@ public struct Runner {
         public var top1: [String: Double]
         public var scores: String?
         public var failure: String?
+        /// Each training stage's curve (pretrain, train), epoch by epoch.
+        public var curves: [String: [EpochRecord]] = [:]
     }
 
     /// The configuration a row runs with for one seed.
@@ -95,12 +97,14 @@ public struct Runner {
         let seed = c.training.seed
         func say(_ stage: String, _ m: String) { events(.stage(row: c.name, seed: seed, stage: stage, message: m)) }
         var initFrom: String?
+        var curves: [String: [EpochRecord]] = [:]
         if let pre = c.pretraining {
             let run = RunDirectory(dir + "/pretrain")
             say("pretrain", "TCLR pretraining, \(pre.epochs) epochs")
             let (loader, _) = try TrainingSetup.loaders(pre, dataset: dataset, flowRoot: flowRoot, workers: workers)
-            _ = try Training.train(pre, network: try TrainingSetup.network(pre), train: loader, validation: nil, directory: run,
-                                   resume: true, commit: commit) { events(.training(row: c.name, seed: seed, stage: "pretrain", $0)) }
+            let s = try Training.train(pre, network: try TrainingSetup.network(pre), train: loader, validation: nil, directory: run,
+                                       resume: true, commit: commit) { events(.training(row: c.name, seed: seed, stage: "pretrain", $0)) }
+            curves["pretrain"] = s.history
             initFrom = run.latest
         }
         let t = c.training
@@ -114,6 +118,7 @@ public struct Runner {
         let (loader, val) = try TrainingSetup.loaders(t, dataset: dataset, flowRoot: flowRoot, workers: workers)
         let summary = try Training.train(t, network: network, train: loader, validation: val, directory: run, resume: true,
                                          commit: commit) { events(.training(row: c.name, seed: seed, stage: "train", $0)) }
+        curves["train"] = summary.history
         let scoresPath = dir + "/scores-val-\(c.test.rule.rawValue)-\(c.test.views).safetensors"
         if !FileManager.default.fileExists(atPath: scoresPath) {
             say("test", "\(c.test.views) views, \(c.test.rule.rawValue)")
@@ -126,10 +131,10 @@ public struct Runner {
             try FileManager.default.moveItem(atPath: partial, toPath: scoresPath)
         }
         let top1 = try evaluateAndRecord(key: "row\(c.row.rawValue)", seed: seed, scores: scoresPath, configuration: c.hash,
-                                         configurationFile: dir + "/row.json")
+                                         configurationFile: dir + "/row.json", curves: curves)
         say("eval", top1.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f %%", $0.key, 100 * $0.value) }.joined(separator: ", "))
         if sweep { try runSweep(c, checkpoint: summary.latestCheckpoint, directory: dir, say: say) }
-        return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil)
+        return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil, curves: curves)
     }
 
     /// The crop and sampling sweep of one row: a scores file per (crop rule, temporal rule, clips),
@@ -168,7 +173,7 @@ public struct Runner {
             }
         }
         let config = RowKey.configuration(profile: profile.rawValue, key: "row\(c.row.rawValue):sweep")
-        if try store.runs().contains(where: { $0.status == .finished && $0.configuration == config && $0.seed == Int(t.seed) }) { return }
+        if try store.runs(configuration: config).contains(where: { $0.status == .finished && $0.seed == Int(t.seed) }) { return }
         let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(t.seed), provenance: runProvenance())
         try store.record(metrics: records, run: run)
         try store.record(artifacts: try files.map { ArtifactRecord(runID: run, path: $0, kind: "scores", sha256: try SHA256.hex(fileAt: $0)) })
@@ -176,7 +181,7 @@ public struct Runner {
         say("sweep", "\(files.count) scores files: every temporal rule and crop rule at 1x1 ... 3x10, recorded")
     }
 
-    func runProvenance() -> RunProvenance {
+    public func runProvenance() -> RunProvenance {
         provenance ?? RunProvenance(gitCommit: nil, gitDirty: nil, host: ProcessInfo.processInfo.hostName,
                                     pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: BLAS.configuration,
                                     blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
@@ -184,7 +189,7 @@ public struct Runner {
 
     /// Evaluates every view scheme the file holds and records them as one run (once per file).
     func evaluateAndRecord(key: String, seed: UInt64, scores path: String, configuration hash: String,
-                           configurationFile: String? = nil) throws -> [String: Double] {
+                           configurationFile: String? = nil, curves: [String: [EpochRecord]] = [:]) throws -> [String: Double] {
         let file = try ScoresFile(contentsOf: path)
         var top1: [String: Double] = [:]
         var records: [MetricRecord] = []
@@ -198,12 +203,18 @@ public struct Runner {
         }
         let sha = try SHA256.hex(fileAt: path)
         let config = RowKey.configuration(profile: profile.rawValue, key: key)
-        let recordedRuns = Set(try store.runs().filter { $0.status == .finished && $0.configuration == config }.map(\.id))
-        if try store.artifacts().contains(where: { $0.sha256 == sha && $0.kind == "scores" && recordedRuns.contains($0.runID ?? -1) }) {
-            return top1
+        for run in try store.runs(configuration: config) where run.status == .finished {
+            if try store.artifacts(run: run.id).contains(where: { $0.sha256 == sha && $0.kind == "scores" }) { return top1 }
         }
         let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(seed), provenance: runProvenance())
         try store.record(metrics: records, run: run)
+        try store.record(epochs: curves.sorted { $0.key < $1.key }.flatMap { stage, history in
+            history.map { e in
+                EpochCurveRecord(stage: stage, epoch: e.epoch, step: e.step, trainLoss: e.meanLoss, lr: e.lr,
+                                 clipsPerSecond: e.clipsPerSecond, seconds: e.seconds, valTop1: e.validation?.top1,
+                                 valTop5: e.validation?.top5, valLoss: e.validation?.loss)
+            }
+        }, run: run)
         var artifacts = [ArtifactRecord(runID: run, path: path, kind: "scores", sha256: sha)]
         if let f = configurationFile {
             artifacts.append(ArtifactRecord(runID: run, path: f, kind: "configuration:\(hash)", sha256: try SHA256.hex(fileAt: f)))

@@ -1,0 +1,88 @@
+import Foundation
+import Plot
+@testable import Training
+import XCTest
+@testable import Experiments
+
+/// The report's plots are drawn from the runner's outcomes: their data files must say what the
+/// outcomes say (means over seeds, GMACs x views, the per-seed pairs), and gnuplot must draw them.
+final class ReportFiguresTests: XCTestCase {
+    let configurations = Table1Configurations.all(.mini, classes: 10).filter { [.r3d18, .r3d18TCLR].contains($0.row) }
+
+    func epoch(_ e: Int, loss: Double, top1: Double?) -> EpochRecord {
+        EpochRecord(epoch: e, step: 13 * (e + 1), meanLoss: loss, lr: 0.05, clipsPerSecond: 100, seconds: 2,
+                    validation: top1.map { ValidationResult(top1: $0, top5: 0.9, loss: 1, videos: 50) }, isBest: false)
+    }
+
+    func outcomes() -> [Runner.Outcome] {
+        [
+            Runner.Outcome(key: "row6", seed: 0, top1: ["1x1": 0.20, "3x10": 0.30], scores: nil, failure: nil,
+                           curves: ["train": [epoch(0, loss: 2.3, top1: 0.1), epoch(1, loss: 2.1, top1: 0.2)]]),
+            Runner.Outcome(key: "row6", seed: 1, top1: ["1x1": 0.30, "3x10": 0.40], scores: nil, failure: nil,
+                           curves: ["train": [epoch(0, loss: 2.1, top1: 0.3), epoch(1, loss: 1.9, top1: 0.4)]]),
+            Runner.Outcome(key: "row7", seed: 0, top1: ["3x10": 0.50], scores: nil, failure: nil,
+                           curves: ["pretrain": [epoch(0, loss: 80, top1: nil)], "train": [epoch(0, loss: 2.0, top1: 0.5)]]),
+            Runner.Outcome(key: "row7", seed: 1, top1: [:], scores: nil, failure: "pretrain: disk full"),
+            Runner.Outcome(key: "ensemble", seed: 0, top1: ["3x10": 0.55], scores: nil, failure: nil),
+        ]
+    }
+
+    func figures() -> [String: Gnuplot.Figure] {
+        let gmacs: [Table1Row: Double] = [.r3d18: 0.1, .r3d18TCLR: 0.2]
+        let all = ReportFigures.all(profile: .mini, configurations: configurations, outcomes: outcomes(), gmacs: gmacs)
+        XCTAssertEqual(all.map(\.name), ReportFigures.names(.mini).map(\.name))
+        return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+    }
+
+    /// The data lines of a figure's file (comments and blank lines dropped), split on tabs.
+    func rows(_ f: Gnuplot.Figure?, _ file: String? = nil) -> [[String]] {
+        let text = f?.dataFiles[file ?? "\(f?.name ?? "").dat"] ?? ""
+        return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: "\t").map(String.init) }
+    }
+
+    func testCurvesAreMeansOverSeedsPerStage() {
+        let f = figures()["curves-mini"]
+        let text = f?.dataFiles["curves-mini.dat"] ?? ""
+        // Blocks in order: row 7's pretraining, then row 6's and row 7's training.
+        XCTAssertEqual(text.components(separatedBy: "# block ").count - 1, 3)
+        XCTAssert(text.contains("# block 0: row 7 pretrain"), text)
+        let r = rows(f)
+        XCTAssertEqual(r[0], ["1", "80", "0.05", "NaN", "1"])          // pretraining: no validation
+        XCTAssertEqual(r[1], ["1", "2.2", "0.05", "20", "2"])          // row 6 epoch 1: mean of 2.3 and 2.1, of 10 % and 30 %
+        XCTAssertEqual(r[2], ["2", "2", "0.05", "30", "2"])
+        XCTAssertEqual(r[3], ["1", "2", "0.05", "50", "1"])            // row 7: the failed seed has no curve
+    }
+
+    func testCostPutsEachViewSchemeAtItsGMACsPerVideo() {
+        let r = rows(figures()["cost-mini"])
+        // Row 6: 1x1 (1 view) and 3x10 (30 views) at 0.1 GMACs per view; row 7: 3x10 only.
+        XCTAssertEqual(r.map { Array($0.prefix(3)) }, [["0.1", "25", "1x1"], ["3", "35", "3x10"], ["6", "50", "3x10"]])
+    }
+
+    func testTCLRPairsSeedsAndTheEnsembleAndSeedsShowEveryValue() {
+        let figs = figures()
+        XCTAssertEqual(rows(figs["tclr-mini"]), [["seed 0", "30", "50"], ["seed 1", "40", "NaN"]])
+        let e = rows(figs["ensemble-mini"])
+        XCTAssertEqual(e.map { $0[1] }, ["35", "50", "55"])
+        XCTAssertEqual(e.last?.first, "ensemble (equal weights)")
+        XCTAssertEqual(rows(figs["seeds-mini"]).map { $0[1] }, ["30", "40", "50", "55"])
+        XCTAssertEqual(rows(figs["seeds-mini"], "seeds-mini-means.dat").map { $0[1] }, ["35", "50", "55"])
+    }
+
+    /// gnuplot draws every figure from these data (also the empty case: nothing recorded yet).
+    func testGnuplotDrawsEveryFigure() throws {
+        guard (try? Gnuplot.locate()) != nil else { throw XCTSkip("gnuplot is not installed") }
+        let dir = NSTemporaryDirectory() + "vipbench-figures-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var all = Array(figures().values)
+        all += ReportFigures.all(profile: .smoke, configurations: configurations, outcomes: [], gmacs: [:])
+        for f in all {
+            _ = try Gnuplot.render(f, into: dir)
+            let size = pngSize(atPath: "\(dir)/\(f.name).png")
+            XCTAssertNotNil(size, f.name)
+            XCTAssertGreaterThan(size?.width ?? 0, 800, f.name)
+            XCTAssert(FileManager.default.fileExists(atPath: "\(dir)/\(f.name).svg"), f.name)
+        }
+    }
+}
