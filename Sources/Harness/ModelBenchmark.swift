@@ -20,6 +20,8 @@ public enum ModelBenchmark {
         public var achievedGflops: Double
         public var peakResidentBytes: Int?
         public var repeats: Int
+        /// Channel-width multiplier (1: the paper's network).
+        public var width: Double = 1
     }
 
     public static func run(model name: String, input: [Int], batch: Int = 1, threads: Int = 2, train: Bool = false,
@@ -70,12 +72,13 @@ public enum ModelBenchmark {
                       secondsPerClip: median / Double(batch), clipsPerSecond: Double(batch) / median,
                       gmacsPerView: Double(cost.macs) / 1e9, parameters: cost.parameters,
                       achievedGflops: flops / median / 1e9, peakResidentBytes: canReset ? Timing.peakResidentBytes() : nil,
-                      repeats: times.count)
+                      repeats: times.count, width: width)
     }
 
     public static func record(_ r: Result) -> PerformanceRecord {
         PerformanceRecord(model: r.model, mode: r.mode, inputShape: r.input.map(String.init).joined(separator: "x"), batch: r.batch,
                           gmacsPerView: r.gmacsPerView, parameters: r.parameters, clipsPerSecond: r.clipsPerSecond,
-                          latencySeconds: r.secondsPerClip * Double(r.batch), peakRSSBytes: r.peakResidentBytes, threads: r.threads)
+                          latencySeconds: r.secondsPerClip * Double(r.batch), peakRSSBytes: r.peakResidentBytes, threads: r.threads,
+                          width: r.width == 1 ? nil : r.width)
     }
 }

@@ -12,6 +12,15 @@ extension Profile: ExpressibleByArgument {}
 
 enum Sabotage: String, ExpressibleByArgument { case labels }
 
+/// What the cost stage measures.
+enum CostScope: String, ExpressibleByArgument, CaseIterable {
+    /// The profile's size and the paper's (batch 1: seconds a clip at paper size here).
+    case full
+    /// The profile's size only.
+    case scaled
+    case skip
+}
+
 struct ReproduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reproduce",
@@ -44,6 +53,8 @@ struct ReproduceCommand: ParsableCommand {
     @Option(help: .hidden) var sabotage: Sabotage?
     @Flag(help: "Also the crop and sampling sweep: every temporal rule and crop rule with 1, 5 and 10 clips, at 1 and 3 crops, with the cost per video (about 13x the test stage).")
     var sweep = false
+    @Option(help: "The cost stage: full (each row's training step and test view at the profile's size and at the paper's: parameters, GMACs, clips/s, peak memory), scaled (the profile's size only) or skip. Default: full, scaled for smoke.")
+    var cost: CostScope?
 
     func selectedRows() throws -> [Table1Row] {
         guard let rows else { return Table1Row.allCases }
@@ -193,8 +204,23 @@ extension ReproduceCommand {
         }
         var gmacs: [Table1Row: Double] = [:]
         for c in configs { gmacs[c.row] = Planner.gmacsPerTestView(c) }
+        var costs: [Table1Row: [PerformanceRecord]] = [:]
+        let scope = cost ?? (profile == .smoke ? .scaled : .full)
+        if scope != .skip {
+            do {
+                var paper: [Table1Row: RowConfiguration] = [:]
+                if scope == .full && profile != .paper {
+                    for c in configs { paper[c.row] = Table1Configurations.row(c.row, profile: .paper, classes: c.training.classes) }
+                }
+                costs = try CostStage.run(configs, paper: paper, store: db, provenance: runner.runProvenance(), measure: { s in
+                    let r = try ModelBenchmark.run(model: s.model, input: s.input, batch: s.batch, threads: threads, train: s.training,
+                                                   classes: s.classes, width: s.width, minimumSeconds: s.minimumSeconds)
+                    return ModelBenchmark.record(r)
+                }, say: { row, m in note("[\(row)] \(m)") })
+            } catch { note("cost: \(error)") }
+        }
         let machine = MachineInfo.current(askToolchain: false)
-        let text = Report.markdown(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs, seeds: seeds,
+        let text = Report.markdown(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs, costs: costs, seeds: seeds,
                                    commit: machine.git.commit ?? "unknown", machine: "\(machine.cpu.model), \(machine.cpu.cores) cores",
                                    date: ISO8601DateFormatter().string(from: Date()))
         try FileManager.default.createDirectory(atPath: (report as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -203,6 +229,9 @@ extension ReproduceCommand {
         do {
             try FileManager.default.createDirectory(atPath: plots, withIntermediateDirectories: true)
             _ = try Gnuplot.render(ReportPlot.figure(profile: profile, configurations: configs, outcomes: outcomes), into: plots)
+            for f in ReportFigures.all(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs) {
+                do { _ = try Gnuplot.render(f, into: plots) } catch { note("plot \(f.name): \(error)") }
+            }
         } catch { note("plot: \(error)") }
         let failed = outcomes.filter { $0.failure != nil }
         note(String(format: "reproduce %@: %d result(s), %d failed, %.0f s; report in %@", profile.rawValue, outcomes.count - failed.count,
