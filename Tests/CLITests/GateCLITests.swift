@@ -33,7 +33,13 @@ final class GateCLITests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertFalse(again.stderr.contains("] test:"), "scores were computed again:\n" + again.stderr)
         let runs = try CLI.run(["results", "--runs", "--format", "csv", "--db", Self.root + "/good.sqlite"])
-        XCTAssertEqual(runs.stdout.split(separator: "\n").filter { $0.contains("table1:smoke:row4") }.count, 1, runs.stdout)
+        XCTAssertEqual(runs.stdout.split(separator: "\n").filter { $0.contains("table1:smoke:row4,") }.count, 1, runs.stdout)
+        XCTAssertEqual(runs.stdout.split(separator: "\n").filter { $0.contains("table1:smoke:row4:cost,") }.count, 1, runs.stdout)
+        XCTAssertTrue(report.contains("## Cost") && report.contains("| 4 | smoke | train-step | 2x8x32x32 | 0.125 | 8 | 521444 |"), report)
+        for plot in ["reproduced", "curves", "cost", "tclr", "ensemble", "seeds"] {
+            let png = FileManager.default.contents(atPath: Self.root + "/plots/\(plot)-smoke.png") ?? Data()
+            XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4e, 0x47], "\(plot)-smoke.png is not a PNG")
+        }
 
         // Only row 4 learns within smoke's budget (the baseline's other rows sit at chance), so the
         // broken pipeline is run for row 4 alone: the gate must name its drop.
