@@ -42,6 +42,17 @@ public struct Baseline: Codable, Equatable, Sendable {
         }
     }
 
+    /// An empty baseline for a profile: every row at its own views, and the ensemble (one fused
+    /// view), with no figure yet; `check --update` fills it from the store.
+    public static func empty(_ profile: Profile) -> Baseline {
+        let rows = Table1Row.allCases.map { r in
+            Entry(key: "row\(r.rawValue)", views: Table1Configurations.row(r, profile: profile, classes: 10).test.views, value: 0,
+                  seedSpread: 0, seeds: 0, tolerance: 0, why: "not measured yet")
+        }
+        return Baseline(profile: profile.rawValue, entries: rows + [Entry(key: "ensemble", views: "1x1", value: 0, seedSpread: 0, seeds: 0,
+                                                                          tolerance: 0, why: "not measured yet")])
+    }
+
     public func write(_ path: String) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -57,8 +57,10 @@ public enum ModelBenchmark {
                 for _ in 0..<accumulate { _ = Autograd.withoutGradients { layer(x) } }
             }
         }
-        step()  // warm-up (first-touch allocations)
+        // The peak counts this measurement from its warm-up on, not what earlier work left cached.
+        Timing.releaseFreedMemory()
         let canReset = Timing.resetPeak()
+        step()  // warm-up (first-touch allocations)
         var times: [Double] = []
         let start = Timing.now()
         repeat {

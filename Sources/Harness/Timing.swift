@@ -50,10 +50,31 @@ public enum Timing {
 
     static func status(_ key: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        return statusBytes(key, in: text)
+    }
+
+    /// A "Key:<tab><padding>N kB" line of /proc/self/status, in bytes. The kernel pads the number
+    /// with spaces to 8 digits, so from 10 GB on nothing but the tab stands before it.
+    static func statusBytes(_ key: String, in text: String) -> Int? {
         for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            let kb = line.split(separator: " ").compactMap { Int($0) }.first
+            let kb = line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first
             return kb.map { $0 * 1024 }
         }
         return nil
+    }
+
+    /// Hands the heap's free memory back to the system (glibc's malloc_trim, looked up at run time:
+    /// other C libraries may lack it), so that a measurement's peak starts from what is in use
+    /// rather than from what earlier work left cached. False where it is not available.
+    @discardableResult
+    public static func releaseFreedMemory() -> Bool {
+        #if canImport(Glibc)
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(nil, "malloc_trim") else { return false }
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
+        return true
+        #else
+        return false
+        #endif
     }
 }

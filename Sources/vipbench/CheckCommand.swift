@@ -12,17 +12,29 @@ struct CheckCommand: ParsableCommand {
             table1:<profile>:<row> in the store (validation top-1 under the baseline's views). The \
             command exits 1 naming every row that dropped by more than its tolerance (or has no \
             result), 0 otherwise. --update writes the recorded figures into the baseline, with \
-            tolerances from the measured seed spread, and shows the change.
+            tolerances from the measured seed spread, and shows the change; with --profile it \
+            creates the baseline when the file does not exist yet (every row at its own views, \
+            and the ensemble).
             """)
 
     @Option(help: ArgumentHelp("The baseline (results/baselines/<profile>.json).", valueName: "file")) var baseline: String
     @Option(help: "One tolerance (fraction, 0.05 = 5 points) for every row instead of the baseline's own.") var tolerance: Double?
     @Flag(help: "Write the recorded figures into the baseline (shows old -> new).") var update = false
+    @Option(help: "With --update: the profile of a baseline to create when the file does not exist (paper, mini or smoke).") var profile: Profile?
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let b = try Baseline.read(baseline)
+        let b: Baseline
+        if update, let profile, !FileManager.default.fileExists(atPath: baseline) {
+            b = Baseline.empty(profile)
+            note("creating \(baseline) for the \(profile.rawValue) profile")
+        } else {
+            b = try Baseline.read(baseline)
+            if let profile, profile.rawValue != b.profile {
+                throw ValidationError("\(baseline) is the \(b.profile) profile's baseline, not \(profile.rawValue)'s")
+            }
+        }
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
         let measured = try Gate.measure(b, store: db)
         if update {

@@ -50,4 +50,22 @@ final class GateTests: XCTestCase {
         try u.write(file)
         XCTAssertEqual(try Baseline.read(file), u)
     }
+
+    /// A baseline created for a profile lists every row at its own views and the ensemble at its
+    /// one fused view, and is filled from what the store holds.
+    func testEmptyBaselineListsEveryRowAndFillsFromTheStore() throws {
+        let (db, path) = try store()
+        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        let empty = Baseline.empty(.smoke)
+        XCTAssertEqual(empty.entries.map { "\($0.key) \($0.views)" },
+                       ["row1 3x10", "row2 3x10", "row3 3x5", "row4 3x10", "row5 3x10", "row6 3x10", "row7 3x10", "ensemble 1x1"])
+        for (s, v) in [(0, 0.20), (1, 0.30)] { try record(db, key: "row6", seed: s, top1: v) }
+        let filled = Gate.updated(empty, measured: try Gate.measure(empty, store: db))
+        let row6 = try XCTUnwrap(filled.entries.first { $0.key == "row6" })
+        XCTAssertEqual(row6.value, 0.25, accuracy: 1e-12)
+        XCTAssertEqual(row6.seeds, 2)
+        XCTAssertEqual(row6.tolerance, 2 * (0.005 as Double).squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(Gate.check(filled, measured: try Gate.measure(filled, store: db)).failed.map(\.key),
+                       ["row1", "row2", "row3", "row4", "row5", "row7", "ensemble"], "rows without a result fail")
+    }
 }

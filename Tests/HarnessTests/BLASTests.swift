@@ -1,5 +1,5 @@
 import Engine
-import Harness
+@testable import Harness
 import XCTest
 
 final class BLASTests: XCTestCase {
@@ -53,5 +53,21 @@ final class BLASTests: XCTestCase {
     func testTimingMedian() {
         XCTAssertEqual(Timing.median([3, 1, 2]), 2)
         XCTAssertEqual(Timing.median([4, 1, 2, 3]), 2.5)
+    }
+
+    /// /proc/self/status pads to 8 digits with spaces: a peak of 10 GB or more has only the tab.
+    func testStatusLinesParseAtEverySize() {
+        let text = "Name:\tvipbench\nVmPeak:\t13100000 kB\nVmHWM:\t13076508 kB\nVmRSS:\t  378600 kB\n"
+        XCTAssertEqual(Timing.statusBytes("VmHWM:", in: text), 13_076_508 * 1024)
+        XCTAssertEqual(Timing.statusBytes("VmRSS:", in: text), 378_600 * 1024)
+        XCTAssertNil(Timing.statusBytes("VmSwap:", in: text))
+        XCTAssertNotNil(Timing.peakResidentBytes())
+        // Freeing a large block and trimming gives the memory back: the resident size falls.
+        var block: [Float]? = [Float](repeating: 1, count: 64 << 20)   // 256 MB, touched
+        let before = Timing.residentBytes()!
+        XCTAssertEqual(block?[12345], 1)
+        block = nil
+        XCTAssertTrue(Timing.releaseFreedMemory())
+        XCTAssertLessThan(Timing.residentBytes()!, before - (128 << 20))
     }
 }
