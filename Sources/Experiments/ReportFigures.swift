@@ -124,11 +124,13 @@ public enum ReportFigures {
         func top1(_ o: Runner.Outcome?) -> Double? { o.flatMap { $0.top1["3x10"] } }
         let seeds = Set(outcomes.filter { $0.key == "row6" || $0.key == "row7" }.map(\.seed)).sorted()
         var pairs: [(Double, Double)] = []
+        var both = (false, false)
         for s in seeds {
             let a = top1(outcomes.first { $0.key == "row6" && $0.seed == s && $0.failure == nil })
             let b = top1(outcomes.first { $0.key == "row7" && $0.seed == s && $0.failure == nil })
             data += "seed \(s)\t\(a.map { number(100 * $0) } ?? "NaN")\t\(b.map { number(100 * $0) } ?? "NaN")\n"
             if let a, let b { pairs.append((a, b)) }
+            both = (both.0 || a != nil, both.1 || b != nil)
         }
         if pairs.count > 1 {
             data += "mean\t\(number(100 * mean(pairs.map(\.0))))\t\(number(100 * mean(pairs.map(\.1))))\n"
@@ -141,7 +143,7 @@ public enum ReportFigures {
             set style histogram clustered gap 1
             set style fill solid 0.85 noborder
             set arrow 1 from graph 0, first \(chance) to graph 1, first \(chance) nohead dt 2 lc rgb "#888888"
-            \(seeds.isEmpty ? nothing : "plot \"\(name).dat\" using 2:xtic(1) lc rgb \"#9a9a9a\" title \"scratch (row 6)\", \"\" using 3 lc rgb \"#3b6fb6\" title \"TCLR pretrained (row 7)\"")
+            \(!(both.0 && both.1) ? nothing : "plot \"\(name).dat\" using 2:xtic(1) lc rgb \"#9a9a9a\" title \"scratch (row 6)\", \"\" using 3 lc rgb \"#3b6fb6\" title \"TCLR pretrained (row 7)\"")
             """
         return figure(name, data: data, preamble: "set key top right\nset grid ytics lc rgb \"#dddddd\"\nset datafile separator \"\\t\"", body: body, size: (900, 560))
     }

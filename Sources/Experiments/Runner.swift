@@ -65,6 +65,12 @@ public struct Runner {
 
     public func directory(_ c: RowConfiguration) -> String { "\(work)/\(c.name)-\(c.hash.prefix(8))/seed\(c.training.seed)" }
 
+    /// A TCLR pretraining lives under its own configuration's hash, not its row's: rows whose
+    /// pretraining is the same (rows 5 and 7 pretrain the same TCLR R3D-18) run it once.
+    public func pretrainingDirectory(_ pre: TrainingConfiguration) -> String {
+        "\(work)/pretrain_\(pre.model)_tclr_\(profile.rawValue)-\(pre.hash.prefix(8))/seed\(pre.seed)"
+    }
+
     public func run(events: (Event) -> Void) -> [Outcome] {
         var outcomes: [Outcome] = []
         for seed in seeds {
@@ -98,17 +104,25 @@ public struct Runner {
         func say(_ stage: String, _ m: String) { events(.stage(row: c.name, seed: seed, stage: stage, message: m)) }
         var initFrom: String?
         var curves: [String: [EpochRecord]] = [:]
+        let run = RunDirectory(dir + "/train")
         if let pre = c.pretraining {
-            let run = RunDirectory(dir + "/pretrain")
-            say("pretrain", "TCLR pretraining, \(pre.epochs) epochs")
-            let (loader, _) = try TrainingSetup.loaders(pre, dataset: dataset, flowRoot: flowRoot, workers: workers)
-            let s = try Training.train(pre, network: try TrainingSetup.network(pre), train: loader, validation: nil, directory: run,
-                                       resume: true, commit: commit) { events(.training(row: c.name, seed: seed, stage: "pretrain", $0)) }
-            curves["pretrain"] = s.history
-            initFrom = run.latest
+            let shared = RunDirectory(pretrainingDirectory(pre))
+            // Earlier versions kept the pretraining inside the row's folder.
+            let legacy = RunDirectory(dir + "/pretrain")
+            if FileManager.default.fileExists(atPath: run.latest) {
+                // Fine-tuning has begun, so the pretraining it started from was complete.
+                let found = [shared, legacy].first { FileManager.default.fileExists(atPath: $0.latest) }
+                curves["pretrain"] = try found.map { try TrainingCheckpoint(contentsOf: $0.latest).history } ?? []
+            } else {
+                say("pretrain", "TCLR pretraining, \(pre.epochs) epochs (\(shared.path))")
+                let (loader, _) = try TrainingSetup.loaders(pre, dataset: dataset, flowRoot: flowRoot, workers: workers)
+                let s = try Training.train(pre, network: try TrainingSetup.network(pre), train: loader, validation: nil, directory: shared,
+                                           resume: true, commit: commit) { events(.training(row: c.name, seed: seed, stage: "pretrain", $0)) }
+                curves["pretrain"] = s.history
+                initFrom = shared.latest
+            }
         }
         let t = c.training
-        let run = RunDirectory(dir + "/train")
         let network = try TrainingSetup.network(t)
         if let initFrom, !FileManager.default.fileExists(atPath: run.latest) {
             let r = try initialise(network.module, from: initFrom)
