@@ -94,8 +94,27 @@ struct ReproduceCommand: ParsableCommand {
         guard dryRun else { return try runStages(selected) }
         var measured: [String: Throughput] = [:]
         var plans: [PlannedStage] = []
+        var pretrainedBy: [String: Table1Row] = [:]   // a shared stage's key -> the row that runs it
         for c in configs {
-            for s in Planner.stages(c, trainVideos: counts.train, valVideos: counts.val, testVideos: counts.test) {
+            for var s in Planner.stages(c, trainVideos: counts.train, valVideos: counts.val, testVideos: counts.test) {
+                if s.kind == .pretrain, let pre = c.pretraining {
+                    // The runner runs a pretraining once for every row that has the same one.
+                    if let first = pretrainedBy[pre.hash] {
+                        s.clips = 0
+                        s.note = "shared with row \(first.rawValue) (the same configuration): run once"
+                    } else {
+                        pretrainedBy[pre.hash] = c.row
+                    }
+                }
+                if s.kind == .flow {
+                    // One extraction serves every flow row.
+                    if let first = pretrainedBy["flow"] {
+                        s.clips = 0
+                        s.note = "shared with row \(first.rawValue): extracted once"
+                    } else {
+                        pretrainedBy["flow"] = c.row
+                    }
+                }
                 var seconds: Double?
                 var source = "not measured"
                 if s.kind != .flow && !noMeasure {

@@ -62,3 +62,22 @@ final class ReproduceCLITests: XCTestCase {
         XCTAssertEqual(try csv("curves", root + "/cut.sqlite").count, 15)
     }
 }
+
+final class ReproducePlanCLITests: XCTestCase {
+    /// The plan counts a shared stage once: the flow extraction (rows 2-4) and the TCLR
+    /// pretraining that rows 5 and 7 have in common.
+    func testDryRunCountsSharedStagesOnce() throws {
+        let r = try CLI.run(["reproduce", "--profile", "paper", "--dry-run", "--no-measure", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let plans = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        func clips(_ row: Int, _ kind: String) -> Double? {
+            plans.compactMap { $0["stage"] as? [String: Any] }.first { $0["row"] as? Int == row && $0["kind"] as? String == kind }?["clips"] as? Double
+        }
+        XCTAssertEqual(clips(5, "pretrain"), 40_000 * 400 * 2 * 5)
+        XCTAssertEqual(clips(7, "pretrain"), 0)
+        XCTAssertEqual(clips(2, "flow"), 70_000 * 300)
+        XCTAssertEqual(clips(3, "flow"), 0)
+        XCTAssertEqual(clips(4, "flow"), 0)
+        XCTAssertEqual(clips(7, "train"), 40_000 * 150)
+    }
+}
