@@ -134,21 +134,28 @@ public enum Gate {
         })
     }
 
-    /// A new baseline from what is recorded: tolerance = max(floor, k x spread / sqrt(checkedSeeds)),
-    /// the spread being the standard deviation of one seed's figure, so that a check over
+    /// A new baseline from what is recorded: tolerance = max(floor, k x noise / sqrt(checkedSeeds)),
+    /// the noise being the standard deviation of one seed's figure, so that a check over
     /// `checkedSeeds` seeds fails on a drop of k standard errors and not on seed noise.
+    ///
+    /// A few seeds can agree by chance (three seeds at the same top-1 measure no spread at all), so
+    /// with `validationVideos` the noise is at least the binomial standard deviation of a top-1
+    /// over that many videos, sqrt(p (1 - p) / n): what another machine's rounding alone can move.
     public static func updated(_ baseline: Baseline, measured: [String: Measured], floor: Double = 0.02, k: Double = 2,
-                               checkedSeeds: Int = 1) -> Baseline {
+                               checkedSeeds: Int = 1, validationVideos: Int? = nil) -> Baseline {
         var b = baseline
         for i in b.entries.indices {
             guard let m = measured[b.entries[i].key] else { continue }
-            let se = m.spread / Double(max(checkedSeeds, 1)).squareRoot()
+            let binomial = validationVideos.map { (m.mean * (1 - m.mean) / Double(max($0, 1))).squareRoot() } ?? 0
+            let noise = max(m.spread, binomial)
+            let se = noise / Double(max(checkedSeeds, 1)).squareRoot()
             b.entries[i].value = m.mean
             b.entries[i].seedSpread = m.spread
             b.entries[i].seeds = m.seeds.count
             b.entries[i].tolerance = max(floor, k * se)
-            b.entries[i].why = String(format: "%d seeds, one seed's spread %.1f points: %.0f standard errors of a %d-seed check, at least %.0f points",
-                                      m.seeds.count, 100 * m.spread, k, checkedSeeds, 100 * floor)
+            b.entries[i].why = String(format: "%d seeds, one seed's spread %.1f points", m.seeds.count, 100 * m.spread)
+                + (validationVideos.map { String(format: " (at least %.1f, the binomial spread of a top-1 over %d videos)", 100 * binomial, $0) } ?? "")
+                + String(format: ": %.0f standard errors of a %d-seed check, at least %.0f points", k, checkedSeeds, 100 * floor)
         }
         return b
     }

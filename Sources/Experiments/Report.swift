@@ -4,7 +4,7 @@ import Store
 /// results/REPORT.md: the reproduced figures beside the paper's, with provenance and what differs.
 public enum Report {
     public static func markdown(profile: Profile, configurations: [RowConfiguration], outcomes: [Runner.Outcome],
-                                gmacs: [Table1Row: Double], costs: [Table1Row: [PerformanceRecord]] = [:], seeds: [UInt64], commit: String, machine: String, date: String) -> String {
+                                gmacs: [Table1Row: Double], costs: [Table1Row: [PerformanceRecord]] = [:], baseline: Baseline? = nil, seeds: [UInt64], commit: String, machine: String, date: String) -> String {
         func stats(_ values: [Double]) -> (Double, Double)? {
             guard !values.isEmpty else { return nil }
             let m = values.reduce(0, +) / Double(values.count)
@@ -53,6 +53,7 @@ public enum Report {
         for (name, caption) in ReportFigures.names(profile) { s += "\n\(caption.prefix(1).uppercased() + caption.dropFirst()):\n\n![\(caption)](plots/\(name).png)\n" }
         s += "\nEach plot's data (`.dat`) and gnuplot script (`.gp`) are beside it in `plots/`, with an SVG.\n"
         s += "\nThe gate (`vipbench check`) compares these figures with `results/baselines/\(profile.rawValue).json`.\n"
+        if let baseline { s += gateSection(baseline, chance: 1 / Double(max(configurations.first?.training.classes ?? 1, 1))) }
         return s
     }
 
@@ -60,7 +61,7 @@ public enum Report {
     static func costSection(_ configurations: [RowConfiguration], _ costs: [Table1Row: [PerformanceRecord]]) -> String {
         var s = "## Cost\n\nEach row's network as trained (training step) and as tested (one view), at the profile's size and at the paper's. "
         s += "Parameters and GMACs are counted from the network; clips/s and peak resident memory are **measured here** "
-        s += "(the paper's size at batch 1, so its clips/s is a single clip's latency; peak memory is the process's, which includes what earlier measurements left resident).\n\n"
+        s += "(the paper's size at batch 1, so its clips/s is a single clip's latency; peak memory is the process's peak during that measurement, freed memory handed back before it).\n\n"
         s += "| row | size | mode | clip CxTxHxW | width | batch | parameters | GMACs per view | clips/s | peak RSS (MB) |\n|---|---|---|---|---|---|---|---|---|---|\n"
         for c in configurations {
             for p in costs[c.row] ?? [] {
@@ -70,5 +71,19 @@ public enum Report {
             }
         }
         return s + "\n"
+    }
+
+    /// What drop the gate can see in each row: a row whose baseline is within its tolerance of
+    /// chance cannot fall further by more than the tolerance, so no regression there is visible.
+    static func gateSection(_ b: Baseline, chance: Double) -> String {
+        var s = "\n## What the gate can see\n\nOne seed checked against `results/baselines/\(b.profile).json` (the baseline's mean over its seeds, tolerance from the seed spread and the validation set's size):\n\n"
+        s += "| entry | baseline top-1 (%) | tolerance (points) | what the gate can see |\n|---|---|---|---|\n"
+        for e in b.entries {
+            let blind = e.value - e.tolerance <= chance
+            s += String(format: "| %@ (%@) | %.1f | %.1f | %@ |\n", e.key, e.views, 100 * e.value, 100 * e.tolerance,
+                        blind ? String(format: "nothing: within its tolerance of chance (%.0f %%)", 100 * chance)
+                              : String(format: "a drop of more than %.1f points", 100 * e.tolerance))
+        }
+        return s
     }
 }

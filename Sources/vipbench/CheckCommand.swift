@@ -21,6 +21,8 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "One tolerance (fraction, 0.05 = 5 points) for every row instead of the baseline's own.") var tolerance: Double?
     @Flag(help: "Write the recorded figures into the baseline (shows old -> new).") var update = false
     @Option(help: "With --update: the profile of a baseline to create when the file does not exist (paper, mini or smoke).") var profile: Profile?
+    @Option(name: .customLong("validation-videos"), help: "With --update: the validation set's size; a row's noise is then at least the binomial spread of a top-1 over that many videos (a few seeds can agree by chance).")
+    var validationVideos: Int?
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var store: StoreOptions
 
@@ -38,7 +40,7 @@ struct CheckCommand: ParsableCommand {
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
         let measured = try Gate.measure(b, store: db)
         if update {
-            let u = Gate.updated(b, measured: measured)
+            let u = Gate.updated(b, measured: measured, validationVideos: validationVideos)
             for (old, new) in zip(b.entries, u.entries) where old != new {
                 print(String(format: "%@: %.1f %% (tolerance %.1f) -> %.1f %% (tolerance %.1f, %d seeds)", old.key,
                              100 * old.value, 100 * old.tolerance, 100 * new.value, 100 * new.tolerance, new.seeds))

@@ -239,7 +239,10 @@ extension ReproduceCommand {
             } catch { note("cost: \(error)") }
         }
         let machine = MachineInfo.current(askToolchain: false)
-        let text = Report.markdown(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs, costs: costs, seeds: seeds,
+        let baselinePath = "results/baselines/\(profile.rawValue).json"
+        let baseline = FileManager.default.fileExists(atPath: baselinePath) ? try? Baseline.read(baselinePath) : nil
+        let text = Report.markdown(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs, costs: costs,
+                                   baseline: baseline, seeds: seeds,
                                    commit: machine.git.commit ?? "unknown", machine: "\(machine.cpu.model), \(machine.cpu.cores) cores",
                                    date: ISO8601DateFormatter().string(from: Date()))
         try FileManager.default.createDirectory(atPath: (report as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

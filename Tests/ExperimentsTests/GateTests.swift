@@ -67,5 +67,14 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(row6.tolerance, 2 * (0.005 as Double).squareRoot(), accuracy: 1e-12)
         XCTAssertEqual(Gate.check(filled, measured: try Gate.measure(filled, store: db)).failed.map(\.key),
                        ["row1", "row2", "row3", "row4", "row5", "row7", "ensemble"], "rows without a result fail")
+        // Seeds that agree by chance: the binomial spread of a top-1 over 50 videos sets the noise.
+        for s in [0, 1] { try record(db, key: "row7", seed: s, top1: 0.34) }
+        let agreed = Gate.updated(empty, measured: try Gate.measure(empty, store: db), validationVideos: 50)
+        let row7 = try XCTUnwrap(agreed.entries.first { $0.key == "row7" })
+        XCTAssertEqual(row7.seedSpread, 0)
+        XCTAssertEqual(row7.tolerance, 2 * (0.34 * 0.66 / 50).squareRoot(), accuracy: 1e-12)
+        XCTAssert(row7.why.contains("binomial spread of a top-1 over 50 videos"), row7.why)
+        XCTAssertEqual(agreed.entries.first { $0.key == "row6" }?.tolerance ?? 0, 2 * (0.005 as Double).squareRoot(), accuracy: 1e-12,
+                       "a measured spread larger than the binomial one stays")
     }
 }
