@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["TestSupport", "Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Safetensors", "Store", "Plot"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Models", "Data", "Safetensors"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Store", "Plot"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Store", "Plot", "Data"]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation", "Safetensors"]),
     ],
     swiftLanguageModes: [.v5]

@@ -50,7 +50,7 @@ public enum Report {
             s += String(format: "- ensemble over its best member: %@ (%.1f against %.1f)\n", e > best ? "holds" : "does not hold", 100 * e, 100 * best)
         }
         s += "\n## Plots\n\n![paper against vipbench](plots/reproduced-\(profile.rawValue).png)\n"
-        for (name, caption) in ReportFigures.names(profile) { s += "\n\(caption.prefix(1).uppercased() + caption.dropFirst()):\n\n![\(caption)](plots/\(name).png)\n" }
+        for (name, caption) in ReportFigures.names(profile, sweep: outcomes.contains { !$0.sweep.isEmpty }) { s += "\n\(caption.prefix(1).uppercased() + caption.dropFirst()):\n\n![\(caption)](plots/\(name).png)\n" }
         s += "\nEach plot's data (`.dat`) and gnuplot script (`.gp`) are beside it in `plots/`, with an SVG.\n"
         s += "\nThe gate (`vipbench check`) compares these figures with `results/baselines/\(profile.rawValue).json`.\n"
         if let baseline { s += gateSection(baseline, chance: 1 / Double(max(configurations.first?.training.classes ?? 1, 1))) }

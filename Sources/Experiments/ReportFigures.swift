@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Plot
 import Training
@@ -15,17 +16,18 @@ public enum ReportFigures {
             tclr(profile: profile, outcomes: outcomes, chance: chance),
             ensemble(profile: profile, configurations: configurations, outcomes: outcomes, chance: chance),
             seeds(profile: profile, configurations: configurations, outcomes: outcomes, chance: chance),
-        ]
+        ] + [sweep(profile: profile, configurations: configurations, outcomes: outcomes, chance: chance)].compactMap { $0 }
     }
 
     /// The file names `all` draws, in its order, for the report to link.
-    public static func names(_ profile: Profile) -> [(name: String, caption: String)] {
+    public static func names(_ profile: Profile, sweep: Bool = false) -> [(name: String, caption: String)] {
         let p = profile.rawValue
+        let sweepFigure = ("sweep-\(p)", "the crop and sampling sweep: validation top-1 against clips per video under each temporal rule and crop rule, 3 crops")
         return [("curves-\(p)", "training curves (mean over seeds): TCLR pretraining loss, training loss, validation top-1"),
                 ("cost-\(p)", "validation top-1 against GMACs per video, for each row's view schemes"),
                 ("tclr-\(p)", "TCLR pretraining against training from scratch (R3D-18, rows 7 and 6), per seed"),
                 ("ensemble-\(p)", "the ensemble against its members"),
-                ("seeds-\(p)", "every seed's validation top-1 per row")]
+                ("seeds-\(p)", "every seed's validation top-1 per row")] + (sweep ? [sweepFigure] : [])
     }
 
     // MARK: Figures
@@ -213,6 +215,51 @@ public enum ReportFigures {
             """
         return figure(name, data: data, extra: ["\(name)-means.dat": means],
                       preamble: "set key top right\nset grid ytics lc rgb \"#dddddd\"\nset datafile separator \"\\t\"", body: body, size: (1000, 560))
+    }
+
+    /// The crop and sampling sweep (`reproduce --sweep`): one panel per row, validation top-1
+    /// against clips per video (3 crops), one line per temporal rule and crop rule, mean over seeds.
+    /// Nil when no outcome carries a sweep.
+    static func sweep(profile: Profile, configurations: [RowConfiguration], outcomes: [Runner.Outcome], chance: Double) -> Gnuplot.Figure? {
+        let name = "sweep-\(profile.rawValue)"
+        var data = "# clips per video\tvalidation top-1 (% mean over seeds, 3 crops)\tGMACs per video\tseeds\n"
+        var panels: [(title: String, blocks: [(Int, String)])] = []
+        var index = 0
+        for c in configurations {
+            let runs = outcomes.filter { $0.key == rowKey(c.row) && $0.failure == nil && !$0.sweep.isEmpty }
+            guard !runs.isEmpty else { continue }
+            var blocks: [(Int, String)] = []
+            for cropRule in CropRule.allCases {
+                for rule in TestSamplingRule.allCases {
+                    let points = runs.flatMap(\.sweep).filter { $0.rule == rule && $0.cropRule == cropRule && $0.crops == 3 }
+                    let clips = Set(points.map(\.clips)).sorted()
+                    guard !clips.isEmpty else { continue }
+                    data += "# block \(index): row \(c.row.rawValue) \(rule.rawValue) / \(cropRule.rawValue)\n"
+                    for k in clips {
+                        let at = points.filter { $0.clips == k }
+                        data += "\(k)\t\(number(100 * mean(at.map(\.top1))))\t\(number(at[0].gmacsPerVideo))\t\(at.count)\n"
+                    }
+                    data += "\n\n"
+                    blocks.append((index, "\(rule.rawValue) / \(cropRule.rawValue) crops"))
+                    index += 1
+                }
+            }
+            panels.append(("row \(c.row.rawValue): \(label(c))", blocks))
+        }
+        guard !panels.isEmpty else { return nil }
+        let columns = min(4, panels.count), rows = (panels.count + columns - 1) / columns
+        var body = "set multiplot layout \(rows),\(columns) title \"Crop and sampling sweep (\(profile.rawValue) profile): validation top-1 at 3 crops x 1, 5, 10 clips\"\n"
+        body += "set xlabel \"clips per video\"\nset ylabel \"validation top-1 (%)\"\nset yrange [0:100]\nset xrange [0:11]\nset xtics (1, 5, 10)\n"
+        body += "set arrow 1 from graph 0, first \(chance) to graph 1, first \(chance) nohead dt 2 lc rgb \"#888888\"\n"
+        for (i, p) in panels.enumerated() {
+            body += "set title \(Gnuplot.quoted(p.title))\n"
+            body += i == 0 ? "set key bottom right font \",8\"\n" : "unset key\n"
+            body += "plot " + p.blocks.map { b in
+                "\"\(name).dat\" index \(b.0) using 1:2 with linespoints pt \(b.1.hasSuffix("slowfast crops") ? 7 : 6) ps 0.7 dt \(b.1.hasSuffix("slowfast crops") ? 1 : 2) title \(Gnuplot.quoted(b.1))"
+            }.joined(separator: ", \\\n     ") + "\n"
+        }
+        body += "unset multiplot"
+        return figure(name, data: data, preamble: "set grid lc rgb \"#dddddd\"", body: body, size: (max(900, 420 * columns + 80), max(520, 380 * rows + 60)))
     }
 
     // MARK: Helpers

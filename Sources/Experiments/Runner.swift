@@ -53,6 +53,18 @@ public struct Runner {
         public var failure: String?
         /// Each training stage's curve (pretrain, train), epoch by epoch.
         public var curves: [String: [EpochRecord]] = [:]
+        /// The crop and sampling sweep's figures (with `--sweep`).
+        public var sweep: [SweepPoint] = []
+    }
+
+    /// One figure of the crop and sampling sweep: a temporal rule and a crop rule at crops x clips.
+    public struct SweepPoint: Sendable, Equatable {
+        public var rule: TestSamplingRule
+        public var cropRule: CropRule
+        public var crops: Int
+        public var clips: Int
+        public var top1: Double
+        public var gmacsPerVideo: Double
     }
 
     /// The configuration a row runs with for one seed.
@@ -147,17 +159,18 @@ public struct Runner {
         let top1 = try evaluateAndRecord(key: "row\(c.row.rawValue)", seed: seed, scores: scoresPath, configuration: c.hash,
                                          configurationFile: dir + "/row.json", curves: curves)
         say("eval", top1.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f %%", $0.key, 100 * $0.value) }.joined(separator: ", "))
-        if sweep { try runSweep(c, checkpoint: summary.latestCheckpoint, directory: dir, say: say) }
-        return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil, curves: curves)
+        let points = sweep ? try runSweep(c, checkpoint: summary.latestCheckpoint, directory: dir, say: say) : []
+        return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil, curves: curves, sweep: points)
     }
 
     /// The crop and sampling sweep of one row: a scores file per (crop rule, temporal rule, clips),
     /// each evaluated at 1 and 3 crops, with the cost per video (views x GMACs per view, and the
     /// seconds measured per video), all recorded as one run.
-    func runSweep(_ c: RowConfiguration, checkpoint: String, directory dir: String, say: (String, String) -> Void) throws {
+    func runSweep(_ c: RowConfiguration, checkpoint: String, directory dir: String, say: (String, String) -> Void) throws -> [SweepPoint] {
         let t = c.training
         let gmacs = Planner.gmacsPerTestView(c)
         var records: [MetricRecord] = []
+        var points: [SweepPoint] = []
         var files: [String] = []
         for cropRule in CropRule.allCases {
             for rule in TestSamplingRule.allCases {
@@ -177,6 +190,8 @@ public struct Runner {
                     for crops in [1, 3] {
                         let e = try Evaluation(file, views: try ViewSelection.parse("\(crops)x\(clips)", for: file), aggregation: .meanSoftmax)
                         records += e.metricRecords(split: "val", samplingRule: label)
+                        points.append(SweepPoint(rule: rule, cropRule: cropRule, crops: crops, clips: clips, top1: e.score.video["top1"] ?? .nan,
+                                                 gmacsPerVideo: gmacs * Double(crops * clips)))
                         records.append(MetricRecord(split: "val", spatialCrops: crops, temporalClips: clips, samplingRule: label,
                                                     metric: "gmacs", variant: "per-video", value: gmacs * Double(crops * clips)))
                     }
@@ -187,12 +202,13 @@ public struct Runner {
             }
         }
         let config = RowKey.configuration(profile: profile.rawValue, key: "row\(c.row.rawValue):sweep")
-        if try store.runs(configuration: config).contains(where: { $0.status == .finished && $0.seed == Int(t.seed) }) { return }
+        if try store.runs(configuration: config).contains(where: { $0.status == .finished && $0.seed == Int(t.seed) }) { return points }
         let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(t.seed), provenance: runProvenance())
         try store.record(metrics: records, run: run)
         try store.record(artifacts: try files.map { ArtifactRecord(runID: run, path: $0, kind: "scores", sha256: try SHA256.hex(fileAt: $0)) })
         try store.finishRun(run, status: .finished)
         say("sweep", "\(files.count) scores files: every temporal rule and crop rule at 1x1 ... 3x10, recorded")
+        return points
     }
 
     public func runProvenance() -> RunProvenance {

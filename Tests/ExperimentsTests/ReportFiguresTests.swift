@@ -1,3 +1,4 @@
+import Data
 import Foundation
 import Plot
 @testable import Training
@@ -69,6 +70,24 @@ final class ReportFiguresTests: XCTestCase {
         XCTAssertEqual(rows(figs["seeds-mini"], "seeds-mini-means.dat").map { $0[1] }, ["35", "50", "55"])
     }
 
+    /// The sweep figure exists only when a row carries a sweep, and averages each (rule, crop rule,
+    /// clips) over seeds at 3 crops.
+    func testSweepIsDrawnFromTheRowsThatHaveOne() throws {
+        XCTAssertNil(ReportFigures.sweep(profile: .mini, configurations: configurations, outcomes: outcomes(), chance: 10))
+        var o = outcomes()
+        func point(_ clips: Int, _ top1: Double, crops: Int = 3) -> Runner.SweepPoint {
+            Runner.SweepPoint(rule: .tclr, cropRule: .mmaction, crops: crops, clips: clips, top1: top1, gmacsPerVideo: 0.1 * Double(crops * clips))
+        }
+        o[0].sweep = [point(1, 0.2), point(10, 0.4), point(1, 0.9, crops: 1)]
+        o[1].sweep = [point(1, 0.3), point(10, 0.5)]
+        let f = try XCTUnwrap(ReportFigures.sweep(profile: .mini, configurations: configurations, outcomes: o, chance: 10))
+        XCTAssertEqual(rows(f), [["1", "25", "0.3", "2"], ["10", "45", "3", "2"]])
+        XCTAssert(f.dataFiles["sweep-mini.dat"]?.contains("# block 0: row 6 tclr / mmaction") ?? false)
+        let all = ReportFigures.all(profile: .mini, configurations: configurations, outcomes: o, gmacs: [:])
+        XCTAssertEqual(all.map(\.name), ReportFigures.names(.mini, sweep: true).map(\.name))
+        XCTAssertEqual(all.last?.name, "sweep-mini")
+    }
+
     /// gnuplot draws every figure from these data (also the empty case: nothing recorded yet).
     func testGnuplotDrawsEveryFigure() throws {
         guard (try? Gnuplot.locate()) != nil else { throw XCTSkip("gnuplot is not installed") }
@@ -76,6 +95,11 @@ final class ReportFiguresTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var all = Array(figures().values)
+        var withSweep = outcomes()
+        withSweep[0].sweep = TestSamplingRule.allCases.flatMap { rule in
+            [1, 5, 10].map { Runner.SweepPoint(rule: rule, cropRule: .slowfast, crops: 3, clips: $0, top1: 0.3, gmacsPerVideo: 0.1) }
+        }
+        all.append(try XCTUnwrap(ReportFigures.sweep(profile: .mini, configurations: configurations, outcomes: withSweep, chance: 10)))
         all += ReportFigures.all(profile: .smoke, configurations: configurations, outcomes: [], gmacs: [:])
         // One of the two rows compared alone (reproduce --rows 7): its panel is empty, not an error.
         all += ReportFigures.all(profile: .paper, configurations: configurations, outcomes: outcomes().filter { $0.key == "row7" }, gmacs: [:])
