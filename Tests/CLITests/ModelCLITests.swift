@@ -56,6 +56,6 @@ final class ModelCLITests: XCTestCase {
         XCTAssertEqual(o["mode"] as? String, "train-step")
         XCTAssertGreaterThan(o["clips_per_second"] as? Double ?? 0, 0)
         let perf = try CLI.run(["results", "--performance", "--db", db, "--format", "csv"])
-        XCTAssertTrue(perf.stdout.contains("r3d18,train-step,3x4x32x32,2,"), perf.stdout)
+        XCTAssertTrue(perf.stdout.contains("r3d18,train-step,3x4x32x32,0.1250,,2,"), perf.stdout)  // width 1/8; no runner scale
     }
 }
