@@ -1,0 +1,42 @@
+import Engine
+import Models
+import XCTest
+
+/// The whole scaled MViT's gradients against central finite differences of its loss, for a
+/// sample of every parameter tensor: the op-level checks do not cover how the blocks compose
+/// (pooled attention with its residual, the class token, the position embeddings).
+final class MViTGradientTests: XCTestCase {
+    func testWholeModelGradientsMatchFiniteDifferences() throws {
+        var g = SeededGenerator(seed: 3)
+        let m = MViT(classes: 4, width: 8.0 / 96, clip: [4, 32, 32], generator: &g)
+        m.eval()   // no dropout or stochastic depth: the loss is a fixed function of the weights
+        let x = Tensor(randomNormal: [2, 3, 4, 32, 32], generator: &g)
+        let labels = [1, 3]
+        let loss = m(x).crossEntropy(labels: labels)
+        loss.backward()
+        func numericLoss() -> Double { Double(Autograd.withoutGradients { m(x).crossEntropy(labels: labels) }.data[0]) }
+        var checked = 0, worst = (name: "", analytic: 0.0, numeric: 0.0, error: 0.0)
+        for (name, p) in m.namedParameters() {
+            let grad = try XCTUnwrap(p.grad, name)
+            // The largest-gradient entries: finite differences in float are meaningful there.
+            let order = grad.indices.sorted { abs(grad[$0]) > abs(grad[$1]) }
+            for i in order.prefix(2) {
+                let original = p.data[i]
+                let eps: Float = 1e-3 * max(1, abs(original))   // 1e-2 is past the loss's curvature here
+                p.data[i] = original + eps
+                let plus = numericLoss()
+                p.data[i] = original - eps
+                let minus = numericLoss()
+                p.data[i] = original
+                let numeric = (plus - minus) / (2 * Double(eps))
+                let a = Double(grad[i])
+                let error = abs(a - numeric) / max(abs(numeric), 1e-3)
+                if error > worst.error { worst = (name, a, numeric, error) }
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 100)
+        XCTAssertLessThan(worst.error, 0.1, "\(worst.name): analytic \(worst.analytic), numeric \(worst.numeric)")
+        print("MViT gradient check: \(checked) entries, worst relative error \(worst.error) at \(worst.name) (analytic \(worst.analytic), numeric \(worst.numeric))")
+    }
+}
