@@ -51,6 +51,12 @@ public struct Runner {
         public var top1: [String: Double]
         public var scores: String?
         public var failure: String?
+        /// The test split's scores file (where the dataset has one) and, where its labels are known
+        /// (the embedded set), views -> video top-1 on test.
+        public var testScores: String? = nil
+        public var testTop1: [String: Double] = [:]
+        /// An ensemble's weight per member.
+        public var weights: [String: Double] = [:]
         /// Each training stage's curve (pretrain, train), epoch by epoch.
         public var curves: [String: [EpochRecord]] = [:]
         /// The crop and sampling sweep's figures (with `--sweep`).
@@ -86,20 +92,23 @@ public struct Runner {
     public func run(events: (Event) -> Void) -> [Outcome] {
         var outcomes: [Outcome] = []
         for seed in seeds {
-            var members: [(String, String)] = []
+            var members: [EnsembleMember] = []
             for row in rows {
                 let c = configuration(row, seed: seed)
                 do {
                     let o = try runRow(c, events: events)
                     outcomes.append(o)
-                    if let s = o.scores { members.append(("row\(row.rawValue)", s)) }
+                    if let s = o.scores {
+                        members.append(EnsembleMember(key: "row\(row.rawValue)", validation: s, test: o.testScores,
+                                                      flow: c.training.modality == .flow))
+                    }
                 } catch {
                     events(.stage(row: c.name, seed: seed, stage: "failed", message: "\(error)"))
                     outcomes.append(Outcome(key: "row\(row.rawValue)", seed: seed, top1: [:], scores: nil, failure: "\(error)"))
                 }
             }
             if members.count >= 2 {
-                do { outcomes.append(try ensemble(members, seed: seed, events: events)) } catch {
+                do { outcomes += try ensembles(members, seed: seed, events: events) } catch {
                     events(.stage(row: "ensemble", seed: seed, stage: "failed", message: "\(error)"))
                     outcomes.append(Outcome(key: "ensemble", seed: seed, top1: [:], scores: nil, failure: "\(error)"))
                 }
@@ -145,22 +154,36 @@ public struct Runner {
         let summary = try Training.train(t, network: network, train: loader, validation: val, directory: run, resume: true,
                                          commit: commit) { events(.training(row: c.name, seed: seed, stage: "train", $0)) }
         curves["train"] = summary.history
-        let scoresPath = dir + "/scores-val-\(c.test.rule.rawValue)-\(c.test.views).safetensors"
-        if !FileManager.default.fileExists(atPath: scoresPath) {
-            say("test", "\(c.test.views) views, \(c.test.rule.rawValue)")
-            var q = Scoring.Request(checkpoint: summary.latestCheckpoint, split: "val", crops: c.test.spatialCrops,
+        let scoresPath = try scores(c, split: "val", checkpoint: summary.latestCheckpoint, directory: dir, say: say)
+        // The test split (the embedded set's labels are known; the challenge's are not) is what
+        // the ensemble's weights, searched on validation, are applied to.
+        let testPath = dataset.items(split: "test").isEmpty ? nil
+            : try scores(c, split: "test", checkpoint: summary.latestCheckpoint, directory: dir, say: say)
+        let (top1, testTop1) = try evaluateAndRecord(key: "row\(c.row.rawValue)", seed: seed, scores: scoresPath, test: testPath,
+                                                     configuration: c.hash, configurationFile: dir + "/row.json", curves: curves)
+        say("eval", top1.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f %%", $0.key, 100 * $0.value) }.joined(separator: ", ")
+            + (testTop1[c.test.views].map { String(format: "; test %@ %.1f %%", c.test.views, 100 * $0) } ?? ""))
+        let points = sweep ? try runSweep(c, checkpoint: summary.latestCheckpoint, directory: dir, say: say) : []
+        return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil,
+                       testScores: testPath, testTop1: testTop1, curves: curves, sweep: points)
+    }
+
+    /// A row's scores file for one split under its test protocol, written once (to a temporary
+    /// name, then renamed).
+    func scores(_ c: RowConfiguration, split: String, checkpoint: String, directory dir: String,
+                say: (String, String) -> Void) throws -> String {
+        let path = dir + "/scores-\(split)-\(c.test.rule.rawValue)-\(c.test.views).safetensors"
+        if !FileManager.default.fileExists(atPath: path) {
+            say("test", "\(split): \(c.test.views) views, \(c.test.rule.rawValue)")
+            var q = Scoring.Request(checkpoint: checkpoint, split: split, crops: c.test.spatialCrops,
                                     clips: c.test.temporalClips, rule: c.test.rule, cropRule: c.test.cropRule,
                                     shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
             q.threads = threads
-            let partial = scoresPath + ".partial"
+            let partial = path + ".partial"
             _ = try Scoring.run(q, dataset: dataset, output: partial)
-            try FileManager.default.moveItem(atPath: partial, toPath: scoresPath)
+            try FileManager.default.moveItem(atPath: partial, toPath: path)
         }
-        let top1 = try evaluateAndRecord(key: "row\(c.row.rawValue)", seed: seed, scores: scoresPath, configuration: c.hash,
-                                         configurationFile: dir + "/row.json", curves: curves)
-        say("eval", top1.sorted { $0.key < $1.key }.map { String(format: "%@ %.1f %%", $0.key, 100 * $0.value) }.joined(separator: ", "))
-        let points = sweep ? try runSweep(c, checkpoint: summary.latestCheckpoint, directory: dir, say: say) : []
-        return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: top1, scores: scoresPath, failure: nil, curves: curves, sweep: points)
+        return path
     }
 
     /// The crop and sampling sweep of one row: a scores file per (crop rule, temporal rule, clips),
@@ -217,24 +240,37 @@ public struct Runner {
                                     blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
     }
 
-    /// Evaluates every view scheme the file holds and records them as one run (once per file).
-    func evaluateAndRecord(key: String, seed: UInt64, scores path: String, configuration hash: String,
-                           configurationFile: String? = nil, curves: [String: [EpochRecord]] = [:]) throws -> [String: Double] {
-        let file = try ScoresFile(contentsOf: path)
-        var top1: [String: Double] = [:]
-        var records: [MetricRecord] = []
-        let rule = file.metadata["sampling_rule"] ?? ""
-        let own = "\(file.spatialCrops)x\(file.temporalClips)"
-        for scheme in viewSchemes + (viewSchemes.contains(own) ? [] : [own]) {
-            guard let views = try? ViewSelection.parse(scheme, for: file) else { continue }
-            let e = try Evaluation(file, views: views, aggregation: .meanSoftmax)
-            records += e.metricRecords(split: "val", samplingRule: rule)
-            top1[scheme] = e.score.video["top1"]
+    /// Evaluates every view scheme the validation file holds, and the test file's where its labels
+    /// are known, and records them as one run (once per validation file).
+    func evaluateAndRecord(key: String, seed: UInt64, scores path: String, test testPath: String? = nil, configuration hash: String,
+                           configurationFile: String? = nil, curves: [String: [EpochRecord]] = [:],
+                           extra: [MetricRecord] = []) throws -> (validation: [String: Double], test: [String: Double]) {
+        func evaluate(_ path: String, split: String) throws -> ([String: Double], [MetricRecord]) {
+            let file = try ScoresFile(contentsOf: path)
+            var top1: [String: Double] = [:]
+            var records: [MetricRecord] = []
+            let rule = file.metadata["sampling_rule"] ?? ""
+            let own = "\(file.spatialCrops)x\(file.temporalClips)"
+            for scheme in viewSchemes + (viewSchemes.contains(own) ? [] : [own]) {
+                guard let views = try? ViewSelection.parse(scheme, for: file) else { continue }
+                let e = try Evaluation(file, views: views, aggregation: .meanSoftmax)
+                records += e.metricRecords(split: split, samplingRule: rule)
+                top1[scheme] = e.score.video["top1"]
+            }
+            return (top1, records)
         }
+        var (top1, records) = try evaluate(path, split: "val")
+        var testTop1: [String: Double] = [:]
+        if let testPath, try ScoresFile(contentsOf: testPath).labels.allSatisfy({ $0 != nil }) {
+            let (t, r) = try evaluate(testPath, split: "test")
+            testTop1 = t
+            records += r
+        }
+        records += extra
         let sha = try SHA256.hex(fileAt: path)
         let config = RowKey.configuration(profile: profile.rawValue, key: key)
         for run in try store.runs(configuration: config) where run.status == .finished {
-            if try store.artifacts(run: run.id).contains(where: { $0.sha256 == sha && $0.kind == "scores" }) { return top1 }
+            if try store.artifacts(run: run.id).contains(where: { $0.sha256 == sha && $0.kind == "scores" }) { return (top1, testTop1) }
         }
         let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(seed), provenance: runProvenance())
         try store.record(metrics: records, run: run)
@@ -246,33 +282,12 @@ public struct Runner {
             }
         }, run: run)
         var artifacts = [ArtifactRecord(runID: run, path: path, kind: "scores", sha256: sha)]
+        if let testPath { artifacts.append(ArtifactRecord(runID: run, path: testPath, kind: "scores-test", sha256: try SHA256.hex(fileAt: testPath))) }
         if let f = configurationFile {
             artifacts.append(ArtifactRecord(runID: run, path: f, kind: "configuration:\(hash)", sha256: try SHA256.hex(fileAt: f)))
         }
         try store.record(artifacts: artifacts)
         try store.finishRun(run, status: .finished)
-        return top1
-    }
-
-    /// Equal-weight mean of the members' probabilities over all their views (no weights tuned on
-    /// validation, so the figure is not optimistic).
-    func ensemble(_ members: [(String, String)], seed: UInt64, events: (Event) -> Void) throws -> Outcome {
-        let files = try members.map { try ScoresFile(contentsOf: $0.1) }
-        let models = try Ensemble.perModel(files, space: .probabilities)
-        let weights = [Double](repeating: 1, count: files.count)
-        let fused = Ensemble.fuse(models, weights: weights)
-        var out = try Ensemble.output(fused, like: files[0], space: .probabilities, weights: weights, sources: members.map(\.0))
-        out.metadata["sampling_rule"] = "ensemble"
-        let path = "\(work)/ensemble-\(profile.rawValue)-seed\(seed)-\(members.map(\.0).joined(separator: "+")).safetensors"
-        if !FileManager.default.fileExists(atPath: path) {
-            try out.write(to: path + ".partial")
-            try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)
-        }
-        var oneView = self
-        oneView.viewSchemes = ["1x1"]   // the fused file holds one view per video
-        let top1 = try oneView.evaluateAndRecord(key: "ensemble", seed: seed, scores: path,
-                                                 configuration: "members:" + members.map(\.0).joined(separator: ","))
-        events(.stage(row: "ensemble", seed: seed, stage: "eval", message: String(format: "%d members, top-1 %.1f %%", members.count, 100 * (top1["1x1"] ?? .nan))))
-        return Outcome(key: "ensemble", seed: seed, top1: ["3x10": top1["1x1"] ?? .nan], scores: path, failure: nil)
+        return (top1, testTop1)
     }
 }
