@@ -24,6 +24,29 @@ public enum SyntheticDataset {
         public init() {}
     }
 
+    /// What a rendered folder was made from, written as `DIR/synth.json`: a folder whose manifest
+    /// differs from the options a caller wants is stale (rendered by an older profile) and is not
+    /// silently reused.
+    public struct Manifest: Codable, Equatable, Sendable {
+        public var seed: UInt64
+        public var classes: Int
+        public var perClass: [Int]   // train, val, test
+        public var width: Int, height: Int
+
+        public init(_ o: Options) {
+            seed = o.seed; classes = o.classes; perClass = [o.perClass.train, o.perClass.val, o.perClass.test]
+            width = o.width; height = o.height
+        }
+
+        public static func path(in dir: String) -> String { "\(dir)/synth.json" }
+
+        /// The manifest of a rendered folder; nil when there is none (or it is unreadable).
+        public static func read(from dir: String) -> Manifest? {
+            guard let data = FileManager.default.contents(atPath: path(in: dir)) else { return nil }
+            return try? JSONDecoder().decode(Manifest.self, from: data)
+        }
+    }
+
     public struct Summary: Sendable {
         public var videos: Int
         public var frames: Int
@@ -105,6 +128,10 @@ public enum SyntheticDataset {
             }
         }
         if let failure { throw failure }
+        // Last, so that a folder with a manifest is a complete one.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(Manifest(o)).write(to: URL(fileURLWithPath: Manifest.path(in: dir)), options: .atomic)
         return Summary(videos: items.count, frames: frames, seconds: Date().timeIntervalSince(start))
     }
 }

@@ -30,6 +30,10 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(ds.items(split: "val").count, 4)
         XCTAssertEqual(ds.items(split: "test").count, 4)
         XCTAssertTrue(ds.items.allSatisfy { $0.label != nil && $0.id.count == 10 && $0.id.first!.isLetter })
+        // The manifest says what the folder was rendered from (the runner re-renders a stale one).
+        XCTAssertEqual(SyntheticDataset.Manifest.read(from: a), SyntheticDataset.Manifest(tinyOptions(seed: 5)))
+        XCTAssertNotEqual(SyntheticDataset.Manifest.read(from: c), SyntheticDataset.Manifest(tinyOptions(seed: 5)))
+        XCTAssertNil(SyntheticDataset.Manifest.read(from: dir + "/none"))
         let test = try String(contentsOfFile: a + "/annotations/motion-test-public.csv", encoding: .utf8)
         XCTAssertTrue(test.hasPrefix("videoid,split\n"), "the public test CSV has no labels")
         for f in ["clsIdx.csv", "motion-train.csv", "motion-val.csv", "motion-test-public.csv", "motion-test-labels.csv"] {
