@@ -189,7 +189,9 @@ extension ReproduceCommand {
         let shortSide = profile == .paper ? nil : sides.max()
         let extractor = FlowExtractor(parameters: FlowPreset.opencvCPU.parameters, preset: FlowPreset.opencvCPU.rawValue,
                                       shortSide: shortSide, jobs: threads)
-        let work = ds.items.filter { $0.split != "test" }.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: "\(out)/\($0.split)/\($0.id)") }
+        // Every split, test included: the rows are scored on test too (the ensemble's searched
+        // weights are applied there).
+        let work = ds.items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: "\(out)/\($0.split)/\($0.id)") }
         let missing = work.filter { !extractor.isComplete($0) }
         if !missing.isEmpty {
             note("flow: extracting \(missing.count) of \(work.count) videos into \(out) (resumable)")
