@@ -79,10 +79,8 @@ extension Runner {
         var hits = 0, counted = 0
         for (v, label) in labels.enumerated() {
             guard let label else { continue }
-            let row = fused[(v * k)..<((v + 1) * k)]
-            // The first maximum wins, as the evaluator's ranking does for ties.
-            let best = row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! - v * k
-            hits += best == label ? 1 : 0
+            // The evaluator's own ranking (ties as it breaks them).
+            hits += Aggregate.topK(fused[(v * k)..<((v + 1) * k)], 1).first == label ? 1 : 0
             counted += 1
         }
         return counted == 0 ? 0 : Double(hits) / Double(counted)

@@ -76,8 +76,8 @@ public enum Report {
         s += "| ensemble | validation top-1 (%) | test top-1 (%) | weights (seed by seed) |\n|---|---|---|---|\n"
         for key in keys {
             let runs = outcomes.filter { $0.key == key && $0.failure == nil }.sorted { $0.seed < $1.seed }
-            let weights = runs.map { o in o.weights.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%g", $0.value))" }.joined(separator: ", ") }
             guard !runs.isEmpty else { continue }
+            let weights = runs.map { o in o.weights.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%g", $0.value))" }.joined(separator: ", ") }
             let what = key == "ensemble" ? "equal weights" : key == "ensemble-rgb" ? "equal weights, RGB rows only" : "weights searched on validation"
             s += "| \(what) | \(cell(runs.compactMap { $0.top1["3x10"] })) | "
             s += "\(cell(runs.compactMap { $0.testTop1["3x10"] })) | \(weights.joined(separator: "; ")) |\n"
