@@ -14,7 +14,9 @@
 //   Engine, Models, Data, Safetensors <- Training (optimisers, schedules, losses, loops, checkpoints;
 //              reports through events, knows nothing of SQLite)
 //   Training, Evaluation, Store, Plot <- Experiments (Table 1's rows as typed configurations, plans)
-//   Engine, Media, Flow, Store, CSV, Plot <- Harness (Table 1, machine facts, benchmarks) <- vipbench (CLI)
+//   Engine, Media, Flow, Store, CSV, Plot <- Harness (Table 1's reference numbers, machine facts, runs)
+//   Engine, Models, Media, Data, Flow, Store, Harness <- Benchmarking (GEMM, engine, model, decode and
+//              flow benchmarks, each against a baseline measured in the same run) <- vipbench (CLI)
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = []
@@ -25,6 +27,7 @@ let package = Package(
         .executable(name: "vipbench", targets: ["vipbench"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Harness", targets: ["Harness"]),
+        .library(name: "Benchmarking", targets: ["Benchmarking"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -52,9 +55,10 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Annotations", "CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Training", dependencies: ["Engine", "Models", "Data", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Experiments", dependencies: ["Training", "Models", "Engine", "Data", "Evaluation", "Store", "Plot"], swiftSettings: swiftSettings),
-        .target(name: "Harness", dependencies: ["Engine", "Models", "Media", "Data", "Flow", "Store", "CSV", "Plot"]),
+        .target(name: "Harness", dependencies: ["Engine", "Media", "Store", "CSV", "Plot"]),
+        .target(name: "Benchmarking", dependencies: ["Harness", "Engine", "Models", "Media", "Data", "Flow", "Store"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Training", "Experiments", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
+            "Harness", "Benchmarking", "Training", "Experiments", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,9 +71,10 @@ let package = Package(
         .testTarget(name: "FlowTests", dependencies: ["Flow", "Media"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "HarnessTests", dependencies: ["TestSupport", "Harness", "Store", "CSV", "Plot", "Engine"]),
+        .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Safetensors", "Store", "Plot"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Models", "Data", "Safetensors"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Store", "Plot", "Data"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Models", "Store", "Plot", "Data"]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation", "Safetensors"]),
     ],
     swiftLanguageModes: [.v5]

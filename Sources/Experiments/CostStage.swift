@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Store
 
 /// The cost stage: what each row's network costs, at the profile's size and at the paper's —
@@ -10,7 +11,7 @@ import Store
 public enum CostStage {
     /// One network shape to measure.
     public struct Shape: Hashable, Sendable, Codable {
-        public var model: String
+        public var model: Architecture
         /// C x T x H x W of one clip.
         public var input: [Int]
         public var width: Double

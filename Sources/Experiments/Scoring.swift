@@ -82,7 +82,7 @@ public enum Scoring {
         let seconds = Date().timeIntervalSince(start)
         guard !ids.isEmpty else { throw TrainingError.data("no video of split '\(q.split)' could be read") }
         let meta: [String: String] = [
-            "model": c.model, "modality": c.modality.rawValue, "clip": c.clip, "crop_rule": q.cropRule.rawValue,
+            "model": c.model.rawValue, "modality": c.modality.rawValue, "clip": c.clip, "crop_rule": q.cropRule.rawValue,
             "sampling_rule": q.rule.rawValue, "split": q.split, "score_kind": "logits", "checkpoint": q.checkpoint,
             "configuration_hash": c.hash, "width": String(c.width), "crop": String(size), "short_side": String(side),
             "seconds": String(format: "%.3f", seconds), "commit": ckpt.commit, "seed": String(c.seed),

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Models
 import Training
 
 /// The rows of the Knights report's Table 1 (validation top-1 on Kinetics400ViPriors), by what
@@ -73,7 +74,7 @@ public struct RowConfiguration: Codable, Hashable, Sendable, ResolvedConfigurati
     /// mmaction2-style: model, modality, pretraining, frames x skip x views, profile.
     public var name: String {
         let c = training.clipSpec.map { "\($0.frames)x\($0.skip)" } ?? training.clip
-        return "row\(row.rawValue)_\(training.model)_\(training.modality.rawValue)_\(pretraining == nil ? "scratch" : "tclr")_\(c)x\(test.views)_\(profile.rawValue)"
+        return "row\(row.rawValue)_\(training.model.rawValue)_\(training.modality.rawValue)_\(pretraining == nil ? "scratch" : "tclr")_\(c)x\(test.views)_\(profile.rawValue)"
     }
 }
 
@@ -94,7 +95,7 @@ public enum Table1Configurations {
             if scaled {
                 let skip = min(2 * ClipSpec(paperClip)!.skip, 5)
                 c.clip = "8x\(skip)"; c.shortSide = 40; c.crop = 32
-                c.width = c.model == "mvit-b" ? 16.0 / 96 : 0.125
+                c.width = c.model == .mvitB ? 16.0 / 96 : 0.125
                 c.flipProbability = 0   // the motion set's classes are not flip-invariant
             } else {
                 c.clip = paperClip; c.shortSide = paperShort; c.crop = paperCrop
@@ -113,14 +114,14 @@ public enum Table1Configurations {
             choices.append("test views: 3x10 as Table 1 (SlowFast's MViT yaml tests 1 crop; its model zoo quotes 1x5)")
         case .i3dFlow16x2, .i3dFlow16x4, .r3d18Flow:
             epochs = (150, 15, 15)
-            training = flowRecipe(model: r == .r3d18Flow ? "r3d18" : "i3d", classes: classes, epochs: pick(epochs, p))
+            training = flowRecipe(model: r == .r3d18Flow ? .r3d18 : .i3d, classes: classes, epochs: pick(epochs, p))
             let clip = r == .i3dFlow16x4 ? "16x4" : "16x2"
             size(&training, paperClip: clip, paperShort: r == .r3d18Flow ? 128 : 256, paperCrop: r == .r3d18Flow ? 112 : 224)
             if r == .i3dFlow16x4 { test.temporalClips = 5 }
             if !scaled { choices.append("flow recipe: SGD momentum 0.9, lr 0.1, weight decay 1e-7 (DeepMind's I3D flow), cosine, 150 epochs (the report states no flow recipe or length; 150 is its fine-tuning length)") }
         case .r3d50TCLR, .r3d18, .r3d18TCLR:
             epochs = (150, 15, 15)
-            let model = r == .r3d50TCLR ? "r3d50" : r == .r3d18 ? "r3d18" : "r3d18-tclr"
+            let model: Architecture = r == .r3d50TCLR ? .r3d50 : r == .r3d18 ? .r3d18 : .r3d18TCLR
             training = tclrSupervisedRecipe(model: model, classes: classes, epochs: pick(epochs, p))
             size(&training, paperClip: "16x2", paperShort: r == .r3d50TCLR ? 256 : 128, paperCrop: r == .r3d50TCLR ? 224 : 112)
             if r == .r3d50TCLR {
@@ -194,7 +195,7 @@ public enum Table1Configurations {
 
     /// SlowFast's MVIT_B_16x4_CONV (recipes.md section 2).
     public static func mvitRecipe(classes: Int, epochs: Int) -> TrainingConfiguration {
-        var c = TrainingConfiguration(model: "mvit-b", classes: classes, epochs: epochs, batch: 16, optimizer: .adamwDefault,
+        var c = TrainingConfiguration(model: .mvitB, classes: classes, epochs: epochs, batch: 16, optimizer: .adamwDefault,
                                       parameterGroups: ParameterGroups(weightDecay: 0.05, noDecayOnOneDimensional: true),
                                       schedule: LearningRateSchedule(base: 1e-4, shape: .cosine(end: 1e-6, afterWarmup: false),
                                                                      warmupEpochs: 30, warmupStart: 1e-6, epochs: epochs))
@@ -205,7 +206,7 @@ public enum Table1Configurations {
     }
 
     /// Flow: DeepMind's I3D flow optimiser with a cosine schedule.
-    public static func flowRecipe(model: String, classes: Int, epochs: Int) -> TrainingConfiguration {
+    public static func flowRecipe(model: Architecture, classes: Int, epochs: Int) -> TrainingConfiguration {
         var c = TrainingConfiguration(model: model, classes: classes, epochs: epochs, batch: 16, optimizer: .sgd(momentum: 0.9, nesterov: false),
                                       parameterGroups: ParameterGroups(weightDecay: 1e-7),
                                       schedule: LearningRateSchedule(base: 0.1, shape: .cosine(end: 0, afterWarmup: false), epochs: epochs))
@@ -214,7 +215,7 @@ public enum Table1Configurations {
     }
 
     /// TCLR's supervised stage (recipes.md section 1).
-    public static func tclrSupervisedRecipe(model: String, classes: Int, epochs: Int) -> TrainingConfiguration {
+    public static func tclrSupervisedRecipe(model: Architecture, classes: Int, epochs: Int) -> TrainingConfiguration {
         var c = TrainingConfiguration(model: model, classes: classes, epochs: epochs, batch: 32, optimizer: .adamDefault,
                                       parameterGroups: ParameterGroups(weightDecay: 0),
                                       schedule: LearningRateSchedule(base: 1e-2, shape: .plateau(PlateauRule(patience: 3, stopBelow: 1e-5)), epochs: epochs))
@@ -224,7 +225,7 @@ public enum Table1Configurations {
 
     /// TCLR's pretraining (protocols.md).
     public static func tclrPretrainRecipe(classes: Int, epochs: Int) -> TrainingConfiguration {
-        var c = TrainingConfiguration(model: "r3d18-tclr", classes: classes, epochs: epochs, batch: 40, optimizer: .adamDefault,
+        var c = TrainingConfiguration(model: .r3d18TCLR, classes: classes, epochs: epochs, batch: 40, optimizer: .adamDefault,
                                       parameterGroups: ParameterGroups(weightDecay: 1e-9),
                                       schedule: LearningRateSchedule(base: 1e-3, shape: .plateau(PlateauRule(patience: 9)), epochs: epochs,
                                                                      warmupFactors: [0.01, 0.05, 0.1, 0.5, 1]))

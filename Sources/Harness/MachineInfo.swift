@@ -116,7 +116,7 @@ public struct MachineInfo: Codable, Sendable {
 }
 
 /// The path of an executable found on PATH, or nil.
-func findExecutable(_ program: String) -> String? {
+public func findExecutable(_ program: String) -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     return path.split(separator: ":").map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }

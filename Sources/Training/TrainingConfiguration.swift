@@ -1,6 +1,7 @@
 import Data
 import Engine
 import Foundation
+import Models
 
 /// Everything that decides a training run's result, as one value: printed at the start, stored
 /// in every checkpoint (its hash guards `--resume`) and beside every recorded result.
@@ -43,7 +44,7 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
     }
 
     public var objective: Objective = .supervised
-    public var model: String
+    public var model: Architecture
     public var modality: InputModality = .rgb
     public var width: Double = 1
     public var classes: Int
@@ -80,7 +81,7 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
     public var tclrLocalClips: Int = 4
     public var tclrTemperature: Double = 0.1
 
-    public init(model: String, classes: Int, epochs: Int, batch: Int, optimizer: OptimizerRule,
+    public init(model: Architecture, classes: Int, epochs: Int, batch: Int, optimizer: OptimizerRule,
                 parameterGroups: ParameterGroups, schedule: LearningRateSchedule) {
         self.model = model; self.classes = classes; self.epochs = epochs; self.batch = batch
         self.optimizer = optimizer; self.parameterGroups = parameterGroups; self.schedule = schedule

@@ -12,12 +12,9 @@ public enum TrainingSetup {
         if c.objective == .tclr {
             return .tclr(TCLRNetwork(inputChannels: c.modality.channels, width: c.width, generator: &g))
         }
-        guard let clip = c.clipSpec,
-              let m = ModelZoo.make(c.model, inputChannels: c.modality.channels, classes: c.classes, width: c.width,
-                                    clip: [clip.frames, c.crop, c.crop], generator: &g) as? (Module & Layer) else {
-            throw TrainingError.configuration("model '\(c.model)' cannot be trained as a classifier")
-        }
-        return .classifier(m)
+        guard let clip = c.clipSpec else { throw TrainingError.configuration("clip '\(c.clip)' is not FRAMESxSKIP") }
+        return .classifier(ModelZoo.make(c.model, inputChannels: c.modality.channels, classes: c.classes, width: c.width,
+                                         clip: [clip.frames, c.crop, c.crop], generator: &g))
     }
 
     public static func modality(_ c: TrainingConfiguration, flowRoot: String?) throws -> Modality {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Benchmarking
 import Harness
 import Models
 import Store
@@ -226,8 +227,8 @@ struct ModelBench: ParsableCommand {
             Recorded in the results store's performance table unless --no-record.
             """)
 
-    @Argument(help: "Model name (see `vipbench model list`).")
-    var name: String
+    @Argument(help: "The network: \(Architecture.names) (see `vipbench model list`).")
+    var name: Architecture
 
     @Option(help: ArgumentHelp("Input as CxTxHxW (default: the model's paper input).", valueName: "CxTxHxW"))
     var input: String?
@@ -255,22 +256,33 @@ struct ModelBench: ParsableCommand {
 
     @OptionGroup var recording: BenchRecording
 
+    /// The `--json` line.
+    struct ModelLine: Encodable {
+        var model: Architecture, input: String, batch: Int, threads: Int, mode: String
+        var secondsPerClip, clipsPerSecond, gmacsPerView, achievedGflops: Double
+        var peakRssBytes: Int?
+        var repeats: Int
+    }
+
     func run() throws {
-        guard let entry = ModelZoo.entry(name) else { throw ValidationError("unknown model '\(name)'") }
-        let shape = try clipShape(input, default: entry.defaultInput)
+        let shape = try clipShape(input, default: name.defaultInput)
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
         guard accumulate >= 1, batch % accumulate == 0 else { throw ValidationError("--batch \(batch) does not split into --accumulate \(accumulate) equal micro-batches") }
-        let measure = { try ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width,
+        let measure = { ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width,
                                                minimumSeconds: seconds, accumulate: accumulate) }
         let r = try recording.run(configuration: "bench:model:\(name)", profile: width == 1 ? "full" : "width-\(width)", measure) { db, r, run in
             try db.record(performance: [ModelBenchmark.record(r)], run: run)
         }
         let peak = r.peakResidentBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
         if json {
-            print("{\"model\": \(jsonString(r.model)), \"input\": \(jsonString(shape.map(String.init).joined(separator: "x"))), \"batch\": \(r.batch), \"threads\": \(r.threads), \"mode\": \(jsonString(r.mode)), \"seconds_per_clip\": \(r.secondsPerClip), \"clips_per_second\": \(r.clipsPerSecond), \"gmacs_per_view\": \(r.gmacsPerView), \"achieved_gflops\": \(fixed2(r.achievedGflops)), \"peak_rss_bytes\": \(r.peakResidentBytes.map(String.init) ?? "null"), \"repeats\": \(r.repeats)}")
+            print(try encodeJSON(ModelLine(model: r.model, input: shape.map(String.init).joined(separator: "x"), batch: r.batch,
+                                           threads: r.threads, mode: r.mode, secondsPerClip: r.secondsPerClip,
+                                           clipsPerSecond: r.clipsPerSecond, gmacsPerView: r.gmacsPerView,
+                                           achievedGflops: r.achievedGflops, peakRssBytes: r.peakResidentBytes, repeats: r.repeats),
+                                 pretty: false))
         } else {
             print(String(format: "%@ %@ %@, batch %d, %d threads: %.3f s per clip (%.2f clips/s), %.1f GFLOP/s achieved, peak resident memory %@ (%d repeats)",
-                         r.model, shape.map(String.init).joined(separator: "x"), r.mode, r.batch, r.threads, r.secondsPerClip, r.clipsPerSecond, r.achievedGflops, peak, r.repeats))
+                         r.model.rawValue, shape.map(String.init).joined(separator: "x"), r.mode, r.batch, r.threads, r.secondsPerClip, r.clipsPerSecond, r.achievedGflops, peak, r.repeats))
         }
     }
 }

@@ -5,6 +5,8 @@ import Models
 import Safetensors
 
 /// Parses `--input CxTxHxW`, or gives the model's default input.
+extension Architecture: ExpressibleByArgument {}
+
 func clipShape(_ text: String?, default shape: [Int]) throws -> [Int] {
     guard let text else { return shape }
     let p = text.lowercased().split(separator: "x").map { Int($0) }
@@ -22,8 +24,8 @@ struct ModelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a model's seeded initial weights as safetensors (torchvision's names for r3d18, r3d50 and mvit-b).")
 
-        @Argument(help: "Model name.")
-        var name: String
+        @Argument(help: "The network: \(Architecture.names).")
+        var name: Architecture
 
         @Option(help: ArgumentHelp("The .safetensors file to write.", valueName: "file"))
         var out: String
@@ -41,12 +43,11 @@ struct ModelCommand: ParsableCommand {
         var seed: UInt64 = 0
 
         func run() throws {
-            guard let entry = ModelZoo.entry(name) else { throw ValidationError("unknown model '\(name)'") }
-            let shape = try clipShape(input, default: entry.defaultInput)
+            let shape = try clipShape(input, default: name.defaultInput)
             var g = SeededGenerator(seed: seed)
             let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width,
-                                      clip: Array(shape.dropFirst()), generator: &g)!
-            try Checkpoint.save(model, to: out, metadata: ["model": name, "seed": "\(seed)", "width": "\(width)"])
+                                      clip: Array(shape.dropFirst()), generator: &g)
+            try Checkpoint.save(model, to: out, metadata: ["model": name.rawValue, "seed": "\(seed)", "width": "\(width)"])
             note("wrote \(model.stateDict().count) tensors (\(model.parameterCount) parameters) to \(out)")
         }
     }
@@ -56,8 +57,8 @@ struct ModelCommand: ParsableCommand {
             abstract: "Run one batch through a model in evaluation mode: .npy in (N x C x T x H x W, float32), logits out.",
             discussion: "Weights are safetensors named by the state_dict keys (torchvision's for r3d18, r3d50 and mvit-b); without --weights the seeded initialisation is used.")
 
-        @Argument(help: "Model name.")
-        var name: String
+        @Argument(help: "The network: \(Architecture.names).")
+        var name: Architecture
 
         @Option(help: ArgumentHelp("Weights (.safetensors).", valueName: "file"))
         var weights: String?
@@ -78,16 +79,14 @@ struct ModelCommand: ParsableCommand {
         var width: Double = 1
 
         func run() throws {
-            guard ModelZoo.entry(name) != nil else { throw ValidationError("unknown model '\(name)'") }
             let (shape, values) = try NPY.read(input)
             guard shape.count == 5 else { throw ValidationError("\(input): shape \(shape) is not N x C x T x H x W") }
             var g = SeededGenerator(seed: seed)
             let model = ModelZoo.make(name, inputChannels: shape[1], classes: classes, width: width,
-                                      clip: Array(shape.dropFirst(2)), generator: &g)!
+                                      clip: Array(shape.dropFirst(2)), generator: &g)
             if let weights { try Checkpoint.load(model, from: weights) }
             model.eval()
-            guard let layer = model as? any Layer else { throw ValidationError("\(name) cannot run forward") }
-            let logits = Autograd.withoutGradients { layer(Tensor(shape: shape, data: values)) }
+            let logits = Autograd.withoutGradients { model(Tensor(shape: shape, data: values)) }
             if let output {
                 try NPY.write(output, shape: logits.shape, values: logits.data)
                 note("wrote logits \(logits.shape) to \(output)")
@@ -103,8 +102,8 @@ struct ModelCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Name each model with the code it follows.")
         func run() {
-            for e in ModelZoo.entries {
-                print(e.name.padding(toLength: 12, withPad: " ", startingAt: 0) + e.reference)
+            for a in Architecture.allCases {
+                print(a.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + a.reference)
             }
         }
     }
@@ -118,8 +117,8 @@ struct ModelCommand: ParsableCommand {
                 Parameters include norm affine terms, not running statistics.
                 """)
 
-        @Argument(help: "Model name (see `vipbench model list`).")
-        var name: String
+        @Argument(help: "The network: \(Architecture.names) (see `vipbench model list`).")
+        var name: Architecture
 
         @Option(help: ArgumentHelp("Input as CxTxHxW (default: the model's paper input).", valueName: "CxTxHxW"))
         var input: String?
@@ -136,27 +135,29 @@ struct ModelCommand: ParsableCommand {
         @Flag(help: "Print the per-layer table (name, output shape, MACs, parameters).")
         var layers = false
 
+        struct LayerLine: Encodable { var name, kind, output: String; var macs, parameters: Int }
+        struct InfoLine: Encodable {
+            var model: Architecture, input: String, width: Double, classes: Int, parameters: Int
+            var gmacsPerView, gflopsPerView: Double
+            var layers: [LayerLine]?
+        }
+
         func run() throws {
-            guard let entry = ModelZoo.entry(name) else {
-                throw ValidationError("unknown model '\(name)'; known: \(ModelZoo.entries.map(\.name).joined(separator: ", "))")
-            }
-            let shape = try clipShape(input, default: entry.defaultInput)
+            let shape = try clipShape(input, default: name.defaultInput)
             guard width > 0 else { throw ValidationError("--width must be positive") }
             var g = SeededGenerator(seed: 0)
             let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width,
-                                      clip: Array(shape.dropFirst()), generator: &g)!
+                                      clip: Array(shape.dropFirst()), generator: &g)
             let t = ModelZoo.cost(model, input: shape)
             let gmacs = Double(t.macs) / 1e9
             if json {
-                var out = "{\"model\": \(jsonString(name)), \"input\": \(jsonString(shape.map(String.init).joined(separator: "x"))), "
-                    + "\"width\": \(width), \"classes\": \(classes), \"parameters\": \(t.parameters), \"gmacs_per_view\": \(gmacs), "
-                    + "\"gflops_per_view\": \(2 * gmacs)"
-                if layers {
-                    out += ", \"layers\": [" + t.entries.filter { $0.macs > 0 || $0.parameters > 0 }.map {
-                        "{\"name\": \(jsonString($0.name)), \"kind\": \(jsonString($0.kind)), \"output\": \(jsonString($0.outputShape.map(String.init).joined(separator: "x"))), \"macs\": \($0.macs), \"parameters\": \($0.parameters)}"
-                    }.joined(separator: ", ") + "]"
-                }
-                print(out + "}")
+                let listed = layers ? t.entries.filter { $0.macs > 0 || $0.parameters > 0 }.map {
+                    LayerLine(name: $0.name, kind: $0.kind, output: $0.outputShape.map(String.init).joined(separator: "x"),
+                              macs: $0.macs, parameters: $0.parameters)
+                } : nil
+                print(try encodeJSON(InfoLine(model: name, input: shape.map(String.init).joined(separator: "x"), width: width,
+                                              classes: classes, parameters: t.parameters, gmacsPerView: gmacs,
+                                              gflopsPerView: 2 * gmacs, layers: listed), pretty: false))
                 return
             }
             if layers {
@@ -169,7 +170,7 @@ struct ModelCommand: ParsableCommand {
                           + String(format: "%11.2f %11d", Double(e.macs) / 1e6, e.parameters))
                 }
             }
-            print("\(name) (\(entry.reference))")
+            print("\(name) (\(name.reference))")
             print("input \(shape.map(String.init).joined(separator: "x")), width x\(width), \(classes) classes")
             print(String(format: "parameters %d (%.3f M), %.3f GMACs per view (multiply-adds; %.3f GFLOPs)",
                          t.parameters, Double(t.parameters) / 1e6, gmacs, 2 * gmacs))

@@ -5,6 +5,7 @@ import Flow
 import Plot
 import Store
 import Foundation
+import Benchmarking
 import Harness
 import Training
 
@@ -117,14 +118,14 @@ struct ReproduceCommand: ParsableCommand {
                 }
                 var seconds: Double?
                 var source = "not measured"
-                if s.kind != .flow && !noMeasure {
+                if let network = s.network, !noMeasure {
                     let width = s.kind == .pretrain ? c.pretraining!.width : c.training.width
-                    let key = "\(s.model)|\(s.input)|\(width)|\(s.training)"
+                    let key = "\(network)|\(s.input)|\(width)|\(s.training)"
                     if measured[key] == nil {
-                        note("measuring \(s.model) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
+                        note("measuring \(network) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
                         // The profile's own batch where it fits (small clips), 2 at paper size; at least a second of repeats.
                         let batch = profile == .paper ? (s.training ? 2 : 1) : 16
-                        let r = try ModelBenchmark.run(model: s.model, input: s.input, batch: batch, threads: threads, train: s.training,
+                        let r = try ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: threads, train: s.training,
                                                        classes: counts.classes, width: width, minimumSeconds: 1)
                         measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(threads) threads)")
                     }
@@ -138,7 +139,7 @@ struct ReproduceCommand: ParsableCommand {
         print("profile \(profile.rawValue): \(counts.train) train, \(counts.val) val, \(counts.test) test videos; GMACs are multiply-accumulates per clip")
         let table = Tabular(columns: ["row", "stage", "model", "clip CxTxHxW", "GMACs/clip", "clips", "estimate", "note"],
                             rows: plans.map { p in
-                                [.int(p.stage.row.rawValue), .text(p.stage.kind.rawValue), .text(p.stage.model),
+                                [.int(p.stage.row.rawValue), .text(p.stage.kind.rawValue), .text(p.stage.worker),
                                  .text(p.stage.input.map(String.init).joined(separator: "x")),
                                  .number(p.stage.gmacsPerClip, digits: 3), .number(p.stage.clips, digits: 0),
                                  .text(p.estimatedSeconds.map(duration) ?? "-"), .text(p.stage.note ?? "")]

@@ -87,7 +87,7 @@ struct TrainingOptions: ParsableArguments {
         return LearningRateSchedule(base: lr, shape: shape, warmupEpochs: warmup, warmupStart: warmupStart, epochs: epochs)
     }
 
-    func configuration(objective: TrainingConfiguration.Objective, model: String, classes: Int) -> TrainingConfiguration {
+    func configuration(objective: TrainingConfiguration.Objective, model: Architecture, classes: Int) -> TrainingConfiguration {
         var c = TrainingConfiguration(model: model, classes: classes, epochs: epochs, batch: batch, optimizer: optimizerRule(),
                                       parameterGroups: ParameterGroups(weightDecay: weightDecay, noDecayOnOneDimensional: noDecay1D),
                                       schedule: scheduleValue())
@@ -162,7 +162,7 @@ struct TrainingOptions: ParsableArguments {
                 try db.record(metrics: metrics, run: run)
                 let rates = epochRates.sorted()
                 if !rates.isEmpty {
-                    try db.record(performance: [PerformanceRecord(model: config.model, mode: "training",
+                    try db.record(performance: [PerformanceRecord(model: config.model.rawValue, mode: "training",
                         inputShape: "\(config.modality.channels)x\(config.clipSpec!.frames)x\(config.crop)x\(config.crop)",
                         batch: config.batch, clipsPerSecond: rates[rates.count / 2], threads: config.threads)], run: run)
                 }
@@ -246,14 +246,11 @@ struct TrainCommand: ParsableCommand {
                 --short-side 40 --crop 32 --batch 16 --epochs 60 --flip 0 --normalise slowfast
             """)
 
-    @Argument(help: ArgumentHelp("The network: \(ModelZoo.entries.map(\.name).joined(separator: ", ")).", valueName: "model"))
-    var model: String
+    @Argument(help: ArgumentHelp("The network: \(Architecture.names).", valueName: "model"))
+    var model: Architecture
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
-        guard ModelZoo.entry(model) != nil else {
-            throw ValidationError("unknown model '\(model)'; known: \(ModelZoo.entries.map(\.name).joined(separator: ", "))")
-        }
         let dataset = try VideoDataset.challenge(root: options.data)
         let config = options.configuration(objective: .supervised, model: model, classes: dataset.classes.count)
         if options.printConfig { print(config.json); return }
@@ -287,11 +284,11 @@ struct PretrainCommand: ParsableCommand {
                 RUNDIR/latest.safetensors`.
                 """)
 
-        @Argument(help: ArgumentHelp("The backbone: r3d18-tclr.", valueName: "model")) var model: String = "r3d18-tclr"
+        @Argument(help: ArgumentHelp("The backbone: r3d18-tclr.", valueName: "model")) var model: Architecture = .r3d18TCLR
         @OptionGroup var options: TrainingOptions
 
         func run() throws {
-            guard model == "r3d18-tclr" else { throw ValidationError("TCLR pretraining is defined for r3d18-tclr, not '\(model)'") }
+            guard model == .r3d18TCLR else { throw ValidationError("TCLR pretraining is defined for r3d18-tclr, not '\(model)'") }
             let dataset = try VideoDataset.challenge(root: options.data)
             var config = options.configuration(objective: .tclr, model: model, classes: dataset.classes.count)
             config.validateEvery = 0

@@ -6,7 +6,7 @@ import XCTest
 final class ConfigurationTests: XCTestCase {
     func testPaperRowsFollowTable1() throws {
         let rows = Table1Configurations.all(.paper, classes: 400)
-        XCTAssertEqual(rows.map(\.training.model), ["mvit-b", "i3d", "i3d", "r3d18", "r3d50", "r3d18", "r3d18-tclr"])
+        XCTAssertEqual(rows.map(\.training.model.rawValue), ["mvit-b", "i3d", "i3d", "r3d18", "r3d50", "r3d18", "r3d18-tclr"])
         XCTAssertEqual(rows.map(\.training.modality.rawValue), ["rgb", "flow", "flow", "flow", "rgb", "rgb", "rgb"])
         XCTAssertEqual(rows.map(\.training.clip), ["16x4", "16x2", "16x4", "16x2", "16x2", "16x2", "16x2"])
         XCTAssertEqual(rows.map(\.test.views), ["3x10", "3x10", "3x5", "3x10", "3x10", "3x10", "3x10"])

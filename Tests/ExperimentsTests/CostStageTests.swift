@@ -1,5 +1,6 @@
 import Experiments
 import Foundation
+import Models
 import Store
 import XCTest
 
@@ -28,7 +29,7 @@ final class CostStageTests: XCTestCase {
         var calls: [CostStage.Shape] = []
         let measure: CostStage.Measure = { s in
             calls.append(s)
-            return PerformanceRecord(model: s.model, mode: s.training ? "train-step" : "inference",
+            return PerformanceRecord(model: s.model.rawValue, mode: s.training ? "train-step" : "inference",
                                      inputShape: s.input.map(String.init).joined(separator: "x"), batch: s.batch,
                                      gmacsPerView: 1, parameters: 100, clipsPerSecond: Double(calls.count), threads: 2)
         }

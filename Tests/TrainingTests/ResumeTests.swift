@@ -17,7 +17,7 @@ enum TinyMotion {
     }()
 
     static func configuration(epochs: Int = 2, seed: UInt64 = 7) -> TrainingConfiguration {
-        var c = TrainingConfiguration(model: "r3d18", classes: 4, epochs: epochs, batch: 4,
+        var c = TrainingConfiguration(model: .r3d18, classes: 4, epochs: epochs, batch: 4,
                                       optimizer: .sgdNesterov, parameterGroups: ParameterGroups(weightDecay: 5e-4),
                                       schedule: LearningRateSchedule(base: 0.05, shape: .cosine(end: 0, afterWarmup: false), epochs: epochs))
         c.width = 0.0625; c.clip = "4x2"; c.shortSide = 20; c.crop = 16; c.flipProbability = 0

@@ -6,17 +6,17 @@ import XCTest
 /// One definition per network: every counted shape is the one the forward pass makes.
 final class TraceTests: XCTestCase {
     func testEveryZooModelTracesItsForwardShape() {
-        for entry in ModelZoo.entries {
+        for architecture in Architecture.allCases {
             var g = SeededGenerator(seed: 1)
             let clip = [8, 32, 32]
-            let width = entry.name == "mvit-b" ? 8.0 / 96 : 0.125
-            let m = ModelZoo.make(entry.name, classes: 5, width: width, clip: clip, generator: &g)! as! (any ShapeTraceable & Layer)
+            let width = architecture == .mvitB ? 8.0 / 96 : 0.125
+            let m = ModelZoo.make(architecture, classes: 5, width: width, clip: clip, generator: &g)
             m.eval()
             let x = Tensor(randomNormal: [2, 3] + clip, generator: &g)
             let y = Autograd.withoutGradients { m(x) }
             var t = CostTrace()
-            XCTAssertEqual(m.trace([2, 3] + clip, &t, name: ""), y.shape, entry.name)
-            XCTAssertEqual(t.parameters, m.parameterCount, entry.name)
+            XCTAssertEqual(m.trace([2, 3] + clip, &t, name: ""), y.shape, architecture.rawValue)
+            XCTAssertEqual(t.parameters, m.parameterCount, architecture.rawValue)
         }
     }
 

@@ -7,7 +7,7 @@ import Store
 /// (forward, cross-entropy, backward), at a batch size and thread count.
 public enum ModelBenchmark {
     public struct Result: Codable, Sendable {
-        public var model: String
+        public var model: Architecture
         public var input: [Int]
         public var batch: Int
         public var threads: Int
@@ -24,16 +24,12 @@ public enum ModelBenchmark {
         public var width: Double = 1
     }
 
-    public static func run(model name: String, input: [Int], batch: Int = 1, threads: Int = 2, train: Bool = false,
-                           classes: Int = 400, width: Double = 1, minimumSeconds: Double = 2, accumulate: Int = 1) throws -> Result {
+    public static func run(model name: Architecture, input: [Int], batch: Int = 1, threads: Int = 2, train: Bool = false,
+                           classes: Int = 400, width: Double = 1, minimumSeconds: Double = 2, accumulate: Int = 1) -> Result {
         precondition(accumulate >= 1 && batch % accumulate == 0, "the batch must split into \(accumulate) equal micro-batches")
-        guard let model = { () -> (any ShapeTraceable)? in
-            var g = SeededGenerator(seed: 0)
-            return ModelZoo.make(name, inputChannels: input[0], classes: classes, width: width,
-                                 clip: Array(input.dropFirst()), generator: &g)
-        }(), let layer = model as? any Layer else {
-            throw HarnessError.invalid("unknown model '\(name)'")
-        }
+        var initial = SeededGenerator(seed: 0)
+        let model = ModelZoo.make(name, inputChannels: input[0], classes: classes, width: width,
+                                  clip: Array(input.dropFirst()), generator: &initial)
         let cost = ModelZoo.cost(model, input: input)
         var g = SeededGenerator(seed: 1)
         // A training step of `batch` clips runs as `accumulate` micro-batches, each freed after its
@@ -49,12 +45,12 @@ public enum ModelBenchmark {
             if train {
                 model.zeroGrad()
                 for _ in 0..<accumulate {
-                    let loss = layer(x).crossEntropy(labels: labels) * (1 / Float(accumulate))
+                    let loss = model(x).crossEntropy(labels: labels) * (1 / Float(accumulate))
                     loss.backward()
                     loss.releaseGraph()
                 }
             } else {
-                for _ in 0..<accumulate { _ = Autograd.withoutGradients { layer(x) } }
+                for _ in 0..<accumulate { _ = Autograd.withoutGradients { model(x) } }
             }
         }
         // The peak counts this measurement from its warm-up on, not what earlier work left cached.
@@ -78,7 +74,7 @@ public enum ModelBenchmark {
     }
 
     public static func record(_ r: Result) -> PerformanceRecord {
-        PerformanceRecord(model: r.model, mode: r.mode, inputShape: r.input.map(String.init).joined(separator: "x"), batch: r.batch,
+        PerformanceRecord(model: r.model.rawValue, mode: r.mode, inputShape: r.input.map(String.init).joined(separator: "x"), batch: r.batch,
                           gmacsPerView: r.gmacsPerView, parameters: r.parameters, clipsPerSecond: r.clipsPerSecond,
                           latencySeconds: r.secondsPerClip * Double(r.batch), peakRSSBytes: r.peakResidentBytes, threads: r.threads,
                           width: r.width == 1 ? nil : r.width)

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Harness
 import Media
 import Store
 

@@ -1,5 +1,5 @@
 import Engine
-@testable import Harness
+@testable import Benchmarking
 import XCTest
 
 final class BLASTests: XCTestCase {
