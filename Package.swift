@@ -63,8 +63,8 @@ let package = Package(
         ]),
 
         // Shared by the test targets: where the committed fixtures are.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["TestSupport", "Engine"]),
         .testTarget(name: "MediaTests", dependencies: ["TestSupport", "Media"]),
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Engine", "Safetensors"]),
         .testTarget(name: "DataTests", dependencies: ["TestSupport", "Data", "Media", "Engine", "Flow"]),
@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["TestSupport", "Harness", "Store", "CSV", "Plot", "Engine"]),
         .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "Engine"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Safetensors", "Store", "Plot"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Engine", "Models", "Data", "Safetensors"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Engine", "Models", "Data", "Safetensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Models", "Store", "Plot", "Data"]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation", "Safetensors"]),
     ],

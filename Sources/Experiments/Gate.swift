@@ -111,11 +111,8 @@ public enum Gate {
                     values.append((seed, v))
                 }
             }
-            guard !values.isEmpty else { continue }
-            let mean = values.map(\.1).reduce(0, +) / Double(values.count)
-            let spread = values.count > 1
-                ? (values.map { ($0.1 - mean) * ($0.1 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot() : 0
-            out[e.key] = Measured(mean: mean, spread: spread, seeds: values.map(\.0).sorted())
+            guard let m = MeanAndSpread(values.map(\.1)) else { continue }
+            out[e.key] = Measured(mean: m.mean, spread: m.sd, seeds: values.map(\.0).sorted())
         }
         return out
     }

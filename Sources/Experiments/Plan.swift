@@ -32,6 +32,49 @@ public struct Throughput: Codable, Sendable {
 }
 
 public enum Planner {
+    /// How the flow rows' input is extracted: once for every row that reads flow.
+    public struct FlowExtraction: Equatable, Sendable {
+        /// The short side frames are resized to before TV-L1; nil keeps the videos' own size.
+        public var shortSide: Int?
+        public init(shortSide: Int?) { self.shortSide = shortSide }
+    }
+
+    /// The flow extraction `configs` need, or nil when no row reads flow. Scaled profiles extract
+    /// at the short side the flow rows decode at (as the paper's flow is extracted at its decoding
+    /// size): a quarter of the pixels of the embedded 128x96 videos, and about 4x faster. The
+    /// paper's rows decode at 256 and 128, so the paper profile keeps the videos' own size.
+    public static func flowExtraction(_ configs: [RowConfiguration]) -> FlowExtraction? {
+        let flowRows = configs.filter { $0.training.modality == .flow }
+        guard !flowRows.isEmpty else { return nil }
+        return FlowExtraction(shortSide: flowRows.contains { $0.profile == .paper } ? nil : flowRows.map(\.training.shortSide).max())
+    }
+
+    /// Every stage of every row, in order, with the stages rows share counted once: one flow
+    /// extraction serves every flow row, and a TCLR pretraining runs once for every row whose
+    /// pretraining configuration is the same (the runner keeps it under that configuration's hash).
+    /// A shared stage's repeats cost no clips and say which row runs it.
+    public static func stages(_ configs: [RowConfiguration], trainVideos: Int, valVideos: Int, testVideos: Int)
+        -> [(config: RowConfiguration, stage: StagePlan)] {
+        var runBy: [String: Table1Row] = [:]   // a shared stage's key -> the row that runs it
+        var out: [(config: RowConfiguration, stage: StagePlan)] = []
+        for c in configs {
+            for var s in stages(c, trainVideos: trainVideos, valVideos: valVideos, testVideos: testVideos) {
+                let key: String? = s.kind == .flow ? "flow" : s.kind == .pretrain ? c.pretraining?.hash : nil
+                if let key {
+                    if let first = runBy[key] {
+                        s.clips = 0
+                        s.note = s.kind == .flow ? "shared with row \(first.rawValue): extracted once"
+                            : "shared with row \(first.rawValue) (the same configuration): run once"
+                    } else {
+                        runBy[key] = c.row
+                    }
+                }
+                out.append((c, s))
+            }
+        }
+        return out
+    }
+
     /// Every stage of `config` for `trainVideos` / `valVideos` videos (the test split is scored like val).
     public static func stages(_ config: RowConfiguration, trainVideos: Int, valVideos: Int, testVideos: Int) -> [StagePlan] {
         var out: [StagePlan] = []

@@ -281,13 +281,9 @@ public enum ReportFigures {
         "\(c.training.model) \(c.training.modality.rawValue)\(c.pretraining == nil ? "" : " TCLR")"
     }
 
-    static func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+    static func mean(_ v: [Double]) -> Double { MeanAndSpread(v)?.mean ?? .nan }
 
-    static func sd(_ v: [Double]) -> Double {
-        guard v.count > 1 else { return 0 }
-        let m = mean(v)
-        return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
-    }
+    static func sd(_ v: [Double]) -> Double { MeanAndSpread(v)?.sd ?? 0 }
 
     static func number(_ x: Double) -> String { x.isFinite ? String(format: "%.6g", x) : "NaN" }
 

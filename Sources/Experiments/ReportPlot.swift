@@ -10,9 +10,8 @@ public enum ReportPlot {
         data += "# paper_top1_percent is the paper's (Kinetics400ViPriors, full size); vipbench's is profile \(profile.rawValue).\n"
         for c in configurations {
             let v = outcomes.filter { $0.key == "row\(c.row.rawValue)" && $0.failure == nil }.compactMap { $0.top1[c.test.views] }
-            let m = v.isEmpty ? Double.nan : v.reduce(0, +) / Double(v.count)
-            let sd = v.count > 1 ? (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
-            data += "\(c.row.rawValue)\trow \(c.row.rawValue): \(c.training.model) \(c.training.modality.rawValue)\(c.pretraining == nil ? "" : " TCLR") \(c.test.views)\t\(c.row.paperTop1)\t\(v.isEmpty ? "NaN" : String(100 * m))\t\(100 * sd)\t\(v.count)\n"
+            let spread = MeanAndSpread(v)
+            data += "\(c.row.rawValue)\trow \(c.row.rawValue): \(ReportFigures.label(c)) \(c.test.views)\t\(c.row.paperTop1)\t\(spread.map { String(100 * $0.mean) } ?? "NaN")\t\(100 * (spread?.sd ?? 0))\t\(v.count)\n"
         }
         let script = """
             # Table 1: the paper's validation top-1 (grey, the paper's numbers) and vipbench's (\(profile.rawValue) profile,

@@ -95,45 +95,24 @@ struct ReproduceCommand: ParsableCommand {
         guard dryRun else { return try runStages(selected) }
         var measured: [String: Throughput] = [:]
         var plans: [PlannedStage] = []
-        var pretrainedBy: [String: Table1Row] = [:]   // a shared stage's key -> the row that runs it
-        for c in configs {
-            for var s in Planner.stages(c, trainVideos: counts.train, valVideos: counts.val, testVideos: counts.test) {
-                if s.kind == .pretrain, let pre = c.pretraining {
-                    // The runner runs a pretraining once for every row that has the same one.
-                    if let first = pretrainedBy[pre.hash] {
-                        s.clips = 0
-                        s.note = "shared with row \(first.rawValue) (the same configuration): run once"
-                    } else {
-                        pretrainedBy[pre.hash] = c.row
-                    }
+        for (c, s) in Planner.stages(configs, trainVideos: counts.train, valVideos: counts.val, testVideos: counts.test) {
+            var seconds: Double?
+            var source = "not measured"
+            if let network = s.network, !noMeasure {
+                let width = s.kind == .pretrain ? c.pretraining!.width : c.training.width
+                let key = "\(network)|\(s.input)|\(width)|\(s.training)"
+                if measured[key] == nil {
+                    note("measuring \(network) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
+                    // The profile's own batch where it fits (small clips), 2 at paper size; at least a second of repeats.
+                    let batch = profile == .paper ? (s.training ? 2 : 1) : 16
+                    let r = try ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: threads, train: s.training,
+                                                   classes: counts.classes, width: width, minimumSeconds: 1)
+                    measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(threads) threads)")
                 }
-                if s.kind == .flow {
-                    // One extraction serves every flow row.
-                    if let first = pretrainedBy["flow"] {
-                        s.clips = 0
-                        s.note = "shared with row \(first.rawValue): extracted once"
-                    } else {
-                        pretrainedBy["flow"] = c.row
-                    }
-                }
-                var seconds: Double?
-                var source = "not measured"
-                if let network = s.network, !noMeasure {
-                    let width = s.kind == .pretrain ? c.pretraining!.width : c.training.width
-                    let key = "\(network)|\(s.input)|\(width)|\(s.training)"
-                    if measured[key] == nil {
-                        note("measuring \(network) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
-                        // The profile's own batch where it fits (small clips), 2 at paper size; at least a second of repeats.
-                        let batch = profile == .paper ? (s.training ? 2 : 1) : 16
-                        let r = try ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: threads, train: s.training,
-                                                       classes: counts.classes, width: width, minimumSeconds: 1)
-                        measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(threads) threads)")
-                    }
-                    seconds = measured[key]!.secondsPerClip * s.clips
-                    source = measured[key]!.source
-                }
-                plans.append(PlannedStage(stage: s, estimatedSeconds: seconds, source: source, configuration: c.name))
+                seconds = measured[key]!.secondsPerClip * s.clips
+                source = measured[key]!.source
             }
+            plans.append(PlannedStage(stage: s, estimatedSeconds: seconds, source: source, configuration: c.name))
         }
         if json { print(try encodeJSON(plans)); return }
         print("profile \(profile.rawValue): \(counts.train) train, \(counts.val) val, \(counts.test) test videos; GMACs are multiply-accumulates per clip")
@@ -181,15 +160,10 @@ extension ReproduceCommand {
     }
 
     func prepareFlow(_ ds: VideoDataset, root: String, configs: [RowConfiguration]) throws -> String? {
-        guard configs.contains(where: { $0.training.modality == .flow }) else { return flow }
+        guard let plan = Planner.flowExtraction(configs) else { return flow }
         let out = flow ?? root + "-flow"
-        // Scaled profiles extract at the short side the flow rows decode at (as the paper's flow is
-        // extracted at its decoding size): a quarter of the pixels of the 128x96 videos, and about
-        // 4x faster. The paper's rows decode at 256 and 128, so it keeps the videos' own size.
-        let sides = Set(configs.filter { $0.training.modality == .flow }.map(\.training.shortSide))
-        let shortSide = profile == .paper ? nil : sides.max()
         let extractor = FlowExtractor(parameters: FlowPreset.opencvCPU.parameters, preset: FlowPreset.opencvCPU.rawValue,
-                                      shortSide: shortSide, jobs: threads)
+                                      shortSide: plan.shortSide, jobs: threads)
         // Every split, test included: the rows are scored on test too (the ensemble's searched
         // weights are applied there).
         let work = ds.items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: "\(out)/\($0.split)/\($0.id)") }

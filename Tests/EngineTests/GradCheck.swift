@@ -1,4 +1,5 @@
 @testable import Engine
+import TestSupport
 import XCTest
 
 /// Checks an op's analytic gradients against central finite differences.
@@ -26,13 +27,7 @@ func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Double = 2e-3, rtol:
         let analytic = t.grad ?? [Float](repeating: 0, count: t.count)
         let indices = t.count <= samples ? Array(0..<t.count) : (0..<samples).map { _ in g.int(below: t.count) }
         for i in indices {
-            let original = t.data[i]
-            t.data[i] = original + eps
-            let plus = numericLoss()
-            t.data[i] = original - eps
-            let minus = numericLoss()
-            t.data[i] = original
-            let numeric = (plus - minus) / (2 * Double(eps))
+            let numeric = centralDifference(of: t, at: i, eps: eps, numericLoss)
             let a = Double(analytic[i])
             if abs(a - numeric) > atol + rtol * abs(numeric) {
                 XCTFail("input \(n) \(t.shape) index \(i): analytic \(a), numeric \(numeric)", file: file, line: line)

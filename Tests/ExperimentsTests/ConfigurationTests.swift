@@ -58,4 +58,24 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(flow.first?.kind, .flow)
         XCTAssertEqual(flow.last?.clips, 2 * 15)
     }
+
+    /// Shared stages are counted once: the flow extraction for rows 2-4, and rows 5 and 7's
+    /// identical TCLR pretraining; flow is extracted at the scaled rows' short side, and at the
+    /// videos' own size for the paper's.
+    func testSharedStagesAndTheFlowExtractionSize() {
+        let mini = Table1Row.allCases.map { Table1Configurations.row($0, profile: .mini, classes: 10) }
+        let plan = Planner.stages(mini, trainVideos: 400, valVideos: 100, testVideos: 50)
+        let flows = plan.filter { $0.stage.kind == .flow }
+        XCTAssertEqual(flows.map(\.config.row), [.i3dFlow16x2, .i3dFlow16x4, .r3d18Flow])
+        XCTAssertEqual(flows.map(\.stage.clips), [550 * 300, 0, 0])
+        let pretrainings = plan.filter { $0.stage.kind == .pretrain }
+        XCTAssertEqual(pretrainings.map(\.config.row), [.r3d50TCLR, .r3d18TCLR])
+        XCTAssertGreaterThan(pretrainings[0].stage.clips, 0)
+        XCTAssertEqual(pretrainings[1].stage.clips, 0)
+        XCTAssertEqual(pretrainings[1].stage.note, "shared with row 5 (the same configuration): run once")
+        XCTAssertEqual(Planner.flowExtraction(mini), Planner.FlowExtraction(shortSide: 40))
+        XCTAssertNil(Planner.flowExtraction(mini.filter { $0.training.modality == .rgb }))
+        let paper = [Table1Configurations.row(.i3dFlow16x2, profile: .paper, classes: 400)]
+        XCTAssertEqual(Planner.flowExtraction(paper), Planner.FlowExtraction(shortSide: nil))
+    }
 }

@@ -1,5 +1,6 @@
 import Engine
 import Models
+import TestSupport
 import XCTest
 
 /// The whole scaled MViT's gradients against central finite differences of its loss, for a
@@ -21,14 +22,8 @@ final class MViTGradientTests: XCTestCase {
             // The largest-gradient entries: finite differences in float are meaningful there.
             let order = grad.indices.sorted { abs(grad[$0]) > abs(grad[$1]) }
             for i in order.prefix(2) {
-                let original = p.data[i]
-                let eps: Float = 1e-3 * max(1, abs(original))   // 1e-2 is past the loss's curvature here
-                p.data[i] = original + eps
-                let plus = numericLoss()
-                p.data[i] = original - eps
-                let minus = numericLoss()
-                p.data[i] = original
-                let numeric = (plus - minus) / (2 * Double(eps))
+                let eps: Float = 1e-3 * max(1, abs(p.data[i]))   // 1e-2 is past the loss's curvature here
+                let numeric = centralDifference(of: p, at: i, eps: eps, numericLoss)
                 let a = Double(grad[i])
                 let error = abs(a - numeric) / max(abs(numeric), 1e-3)
                 if error > worst.error { worst = (name, a, numeric, error) }

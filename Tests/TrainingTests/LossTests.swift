@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import XCTest
 @testable import Training
 
@@ -105,13 +106,7 @@ final class LossTests: XCTestCase {
         for (n, x) in inputs.enumerated() {
             let analytic = x.grad!
             for i in 0..<x.count {
-                let saved = x.data[i], h: Float = 1e-2
-                x.data[i] = saved + h
-                let up = Double(Autograd.withoutGradients { loss() }.scalar)
-                x.data[i] = saved - h
-                let down = Double(Autograd.withoutGradients { loss() }.scalar)
-                x.data[i] = saved
-                let numeric = (up - down) / Double(2 * h)
+                let numeric = centralDifference(of: x, at: i, eps: 1e-2) { Double(Autograd.withoutGradients { loss() }.scalar) }
                 XCTAssertEqual(Double(analytic[i]), numeric, accuracy: 2e-2 * max(1, abs(numeric)), "input \(n) value \(i)")
             }
         }
