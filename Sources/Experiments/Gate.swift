@@ -96,17 +96,18 @@ public struct GateVerdict: Equatable, Sendable {
 public enum Gate {
     /// The latest finished run per seed for each baseline entry, from the store.
     public static func measure(_ baseline: Baseline, store: ResultsStore) throws -> [String: Measured] {
-        let runs = try store.runs().filter { $0.status == .finished }
-        let metrics = try store.metrics()
         var out: [String: Measured] = [:]
         for e in baseline.entries {
+            // Only this entry's runs and their latest runs' metrics are read, not the whole store.
             let config = RowKey.configuration(profile: baseline.profile, key: e.key)
             var latestBySeed: [Int: Int64] = [:]
-            for r in runs where r.configuration == config { latestBySeed[r.seed ?? 0] = max(latestBySeed[r.seed ?? 0] ?? 0, r.id) }
+            for r in try store.runs(configuration: config) where r.status == .finished {
+                latestBySeed[r.seed ?? 0] = max(latestBySeed[r.seed ?? 0] ?? 0, r.id)
+            }
             let parts = e.views.split(separator: "x").compactMap { Int($0) }
             var values: [(Int, Double)] = []
-            for (seed, id) in latestBySeed {
-                if let m = metrics.first(where: { $0.runID == id && $0.split == "val" && $0.metric == e.metric && $0.variant == e.variant
+            for (seed, id) in latestBySeed.sorted(by: { $0.key < $1.key }) {   // a fixed summation order
+                if let m = try store.metrics(run: id).first(where: { $0.split == "val" && $0.metric == e.metric && $0.variant == e.variant
                     && [$0.spatialCrops, $0.temporalClips] == parts }), let v = m.value {
                     values.append((seed, v))
                 }

@@ -133,7 +133,7 @@ public struct Runner {
             if FileManager.default.fileExists(atPath: run.latest) {
                 // Fine-tuning has begun, so the pretraining it started from was complete.
                 let found = [shared, legacy].first { FileManager.default.fileExists(atPath: $0.latest) }
-                curves["pretrain"] = try found.map { try TrainingCheckpoint(contentsOf: $0.latest).history } ?? []
+                curves["pretrain"] = try found.map { try TrainingCheckpoint.history(ofFileAt: $0.latest) } ?? []
             } else {
                 say("pretrain", "TCLR pretraining, \(pre.epochs) epochs (\(shared.path))")
                 let (loader, _) = try TrainingSetup.loaders(pre, dataset: dataset, flowRoot: flowRoot, workers: workers)

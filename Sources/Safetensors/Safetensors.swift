@@ -126,6 +126,32 @@ public struct SafetensorsFile: Sendable {
         try self.init(bytes: [UInt8](data), source: path)
     }
 
+    /// The metadata of a file, reading its header only (a checkpoint's tensors can be gigabytes).
+    public static func metadata(ofFileAt path: String) throws -> [String: String] {
+        func fail(_ m: String) -> SafetensorsError { SafetensorsError(source: path, message: m) }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read" : "file not found")
+        }
+        defer { try? handle.close() }
+        let prefix = [UInt8](handle.readData(ofLength: 8))
+        guard prefix.count == 8 else { throw fail("is too short to be a safetensors file (\(prefix.count) bytes)") }
+        let headerLength = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength < 100_000_000 else { throw fail("is not a safetensors file (header length \(headerLength))") }
+        let header = handle.readData(ofLength: Int(headerLength))
+        guard header.count == Int(headerLength),
+              let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
+            throw fail("is not a safetensors file (its header is not a JSON object, or is cut short)")
+        }
+        guard let m = object["__metadata__"] else { return [:] }
+        guard let map = m as? [String: Any] else { throw fail("__metadata__ is not a map") }
+        var out: [String: String] = [:]
+        for (k, v) in map {
+            guard let s = v as? String else { throw fail("metadata '\(k)' is not a string") }
+            out[k] = s
+        }
+        return out
+    }
+
     public init(bytes: [UInt8], source: String) throws {
         func fail(_ m: String) -> SafetensorsError { SafetensorsError(source: source, message: m) }
         guard bytes.count >= 8 else { throw fail("is too short to be a safetensors file (\(bytes.count) bytes)") }

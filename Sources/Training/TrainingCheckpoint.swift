@@ -69,6 +69,26 @@ public struct TrainingCheckpoint: Sendable {
     }
 
     /// An epoch without a step has a NaN mean loss: the history spells non-finite values out.
+    /// The curve a checkpoint carries, read from its header alone (no weights are loaded).
+    public static func history(ofFileAt path: String) throws -> [EpochRecord] {
+        let metadata: [String: String]
+        do { metadata = try SafetensorsFile.metadata(ofFileAt: path) } catch let e as SafetensorsError {
+            throw TrainingError.checkpoint(path: path, message: e.message)
+        }
+        guard metadata["format"] == format else {
+            throw TrainingError.checkpoint(path: path, message: "is not a vipbench training checkpoint")
+        }
+        return try decodeHistory(metadata["history"], path: path)
+    }
+
+    /// Checkpoints written before the curve was kept have none: an empty history, not an error.
+    static func decodeHistory(_ text: String?, path: String) throws -> [EpochRecord] {
+        guard let text else { return [] }
+        do { return try historyDecoder.decode([EpochRecord].self, from: Data(text.utf8)) } catch {
+            throw TrainingError.checkpoint(path: path, message: "metadata key 'history' does not decode: \(error)")
+        }
+    }
+
     static func historyJSON(_ history: [EpochRecord]) throws -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
@@ -116,14 +136,7 @@ public struct TrainingCheckpoint: Sendable {
         plateau = try decode(PlateauState.self, "plateau")
         bestTop1 = try double("best_top1"); lastTop1 = try double("last_top1")
         bestEpoch = file.metadata["best_epoch"].flatMap { Int($0) }
-        // Checkpoints written before the curve was kept have none: an empty history, not an error.
-        if let text = file.metadata["history"] {
-            do { history = try Self.historyDecoder.decode([EpochRecord].self, from: Data(text.utf8)) } catch {
-                throw fail("metadata key 'history' does not decode: \(error)")
-            }
-        } else {
-            history = []
-        }
+        history = try Self.decodeHistory(file.metadata["history"], path: path)
         commit = file.metadata["commit"] ?? "unknown"
         var w: [String: SafetensorsFile.Tensor] = [:]
         var o = OptimizerState()

@@ -84,6 +84,19 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(summary.history.map(\.epoch), [0, 1])
         XCTAssertEqual(curve(s2.history), curve(summary.history))
         XCTAssertEqual(try TrainingCheckpoint(contentsOf: base + "/cut/latest.safetensors").history.map(\.step), [4, 8])
+        // The curve read from the header alone is the same, and a file cut inside its header, or
+        // a safetensors file that is not a training checkpoint, is an error naming the file.
+        let latest = base + "/cut/latest.safetensors"
+        XCTAssertEqual(curve(try TrainingCheckpoint.history(ofFileAt: latest)), curve(summary.history))
+        let bytes = try XCTUnwrap(FileManager.default.contents(atPath: latest))
+        FileManager.default.createFile(atPath: base + "/cut.safetensors", contents: bytes.prefix(40))
+        XCTAssertThrowsError(try TrainingCheckpoint.history(ofFileAt: base + "/cut.safetensors")) {
+            XCTAssertTrue("\($0)".contains(base + "/cut.safetensors") && "\($0)".contains("cut short"), "\($0)")
+        }
+        try SafetensorsFile(tensors: [:], metadata: ["format": "something else"]).write(to: base + "/foreign.safetensors")
+        XCTAssertThrowsError(try TrainingCheckpoint.history(ofFileAt: base + "/foreign.safetensors")) {
+            XCTAssertTrue("\($0)".contains("not a vipbench training checkpoint"), "\($0)")
+        }
         // A finished run asked to resume returns at once with its whole curve.
         let (_, s3) = try run(c, dir: base + "/cut", resume: true)
         XCTAssertEqual(curve(s3.history), curve(summary.history))
