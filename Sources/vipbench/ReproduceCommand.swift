@@ -69,7 +69,11 @@ struct ReproduceCommand: ParsableCommand {
 
     func run() throws {
         let selected = try selectedRows()
-        var counts = profile == .paper ? (train: 40_000, val: 10_000, test: 20_000, classes: 400) : (train: 200, val: 50, test: 50, classes: 10)
+        // Without --data: the paper's counts, or those of the embedded set the profile renders.
+        var counts = (train: 40_000, val: 10_000, test: 20_000, classes: 400)
+        if let o = profile.embeddedDataset?.options {
+            counts = (o.classes * o.perClass.train, o.classes * o.perClass.val, o.classes * o.perClass.test, o.classes)
+        }
         var missing: [String] = []
         if !printConfig && !dryRun { return try runStages(selected) }
         if let data {
