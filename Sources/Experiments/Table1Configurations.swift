@@ -121,7 +121,7 @@ public enum Table1Configurations {
             if !scaled { choices.append("flow recipe: SGD momentum 0.9, lr 0.1, weight decay 1e-7 (DeepMind's I3D flow), cosine, 150 epochs (the report states no flow recipe or length; 150 is its fine-tuning length)") }
         case .r3d50TCLR, .r3d18, .r3d18TCLR:
             // Mini: 30 epochs. On the motion set an RGB network's validation top-1 stays near chance
-            // until it picks up the direction of motion, and the cosine's length decides when:
+            // for a number of epochs and then takes off, and the cosine's length decides when:
             // the TCLR R3D-18 from scratch reached 20 % (centre crop) after a 15-epoch cosine and
             // 56 % after a 30-epoch one (same seed).
             epochs = (150, 30, 15)
