@@ -14,7 +14,7 @@
 //   Engine, Models, Data, Safetensors <- Training (optimisers, schedules, losses, loops, checkpoints;
 //              reports through events, knows nothing of SQLite)
 //   Training, Evaluation, Store, Plot <- Experiments (Table 1's rows as typed configurations, plans)
-//   Engine, Media, Flow, Store, CSV, Plot <- Harness (Table 1's reference numbers, machine facts, runs)
+//   Engine, Media, Store, CSV, Plot <- Harness (Table 1's reference numbers, machine facts, runs)
 //   Engine, Models, Media, Data, Flow, Store, Harness <- Benchmarking (GEMM, engine, model, decode and
 //              flow benchmarks, each against a baseline measured in the same run) <- vipbench (CLI)
 import PackageDescription
@@ -62,7 +62,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Shared by the test targets: where the committed fixtures are.
+        // Shared by the test targets: where the committed fixtures are, and the central difference
+        // every gradient test checks against.
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["TestSupport", "Engine"]),
         .testTarget(name: "MediaTests", dependencies: ["TestSupport", "Media"]),
@@ -70,8 +71,8 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["TestSupport", "Data", "Media", "Engine", "Flow"]),
         .testTarget(name: "FlowTests", dependencies: ["Flow", "Media"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "HarnessTests", dependencies: ["TestSupport", "Harness", "Store", "CSV", "Plot", "Engine"]),
-        .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking", "Engine"]),
+        .testTarget(name: "HarnessTests", dependencies: ["TestSupport", "Harness", "Store", "CSV", "Plot"]),
+        .testTarget(name: "BenchmarkingTests", dependencies: ["Benchmarking"]),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Safetensors", "Store", "Plot"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Engine", "Models", "Data", "Safetensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Models", "Store", "Plot", "Data"]),

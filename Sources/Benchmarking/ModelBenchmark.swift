@@ -24,11 +24,11 @@ public enum ModelBenchmark {
         public var width: Double = 1
     }
 
-    public static func run(model name: Architecture, input: [Int], batch: Int = 1, threads: Int = 2, train: Bool = false,
+    public static func run(model architecture: Architecture, input: [Int], batch: Int = 1, threads: Int = 2, train: Bool = false,
                            classes: Int = 400, width: Double = 1, minimumSeconds: Double = 2, accumulate: Int = 1) -> Result {
         precondition(accumulate >= 1 && batch % accumulate == 0, "the batch must split into \(accumulate) equal micro-batches")
         var initial = SeededGenerator(seed: 0)
-        let model = ModelZoo.make(name, inputChannels: input[0], classes: classes, width: width,
+        let model = ModelZoo.make(architecture, inputChannels: input[0], classes: classes, width: width,
                                   clip: Array(input.dropFirst()), generator: &initial)
         let cost = ModelZoo.cost(model, input: input)
         var g = SeededGenerator(seed: 1)
@@ -66,7 +66,7 @@ public enum ModelBenchmark {
         } while Timing.now() - start < minimumSeconds && times.count < 50
         let median = Timing.median(times)
         let flops = 2 * Double(cost.macs) * Double(batch) * (train ? 3 : 1)
-        return Result(model: name, input: input, batch: batch, threads: threads, mode: train ? "train-step" : "inference",
+        return Result(model: architecture, input: input, batch: batch, threads: threads, mode: train ? "train-step" : "inference",
                       secondsPerClip: median / Double(batch), clipsPerSecond: Double(batch) / median,
                       gmacsPerView: Double(cost.macs) / 1e9, parameters: cost.parameters,
                       achievedGflops: flops / median / 1e9, peakResidentBytes: canReset ? Timing.peakResidentBytes() : nil,

@@ -24,7 +24,7 @@ public enum CostStage {
         public var minimumSeconds: Double
     }
 
-    /// Measures one shape (the caller owns the benchmark: Harness sits beside this module).
+    /// Measures one shape (the caller owns the benchmark: Benchmarking sits beside this module).
     public typealias Measure = (Shape) throws -> PerformanceRecord
 
     /// The shapes of a row: its training step and its test view, at the profile's size and, for a

@@ -9,7 +9,7 @@ public struct StagePlan: Codable, Sendable {
     public var row: Table1Row
     public var kind: Kind
     /// The network this stage runs; nil for the flow extraction (TV-L1, no network).
-    public var network: Architecture?
+    public var model: Architecture?
     /// C x T x H x W of one clip.
     public var input: [Int]
     public var gmacsPerClip: Double
@@ -20,7 +20,7 @@ public struct StagePlan: Codable, Sendable {
     public var note: String?
 
     /// What runs the stage, as printed: the network's name, or TV-L1 for the flow extraction.
-    public var worker: String { network?.rawValue ?? "tv-l1" }
+    public var worker: String { model?.rawValue ?? "tv-l1" }
 }
 
 /// Measured seconds per clip for a (model, input, width, training) — from the results store or a
@@ -82,24 +82,24 @@ public enum Planner {
         let clip = t.clipSpec!
         if t.modality == .flow {
             // Flow stage: TV-L1 per frame pair; its cost is in pairs, not network clips.
-            out.append(StagePlan(row: config.row, kind: .flow, network: nil, input: [], gmacsPerClip: 0,
+            out.append(StagePlan(row: config.row, kind: .flow, model: nil, input: [], gmacsPerClip: 0,
                                  clips: Double(trainVideos + valVideos + testVideos) * 300, training: false,
                                  note: "frame pairs, assuming 300 frames a video (10 s at 30 fps, Kinetics' clip length)"))
         }
         if let pre = config.pretraining {
             let c = pre.clipSpec!
             let input = [pre.modality.channels, c.frames, pre.crop, pre.crop]
-            out.append(StagePlan(row: config.row, kind: .pretrain, network: pre.model, input: input,
+            out.append(StagePlan(row: config.row, kind: .pretrain, model: pre.model, input: input,
                                  gmacsPerClip: gmacs(pre.model, input: input, width: pre.width, classes: 1),
                                  clips: Double(trainVideos * pre.epochs * 2 * (1 + pre.tclrLocalClips)), training: true, note: nil))
         }
         let input = [t.modality.channels, clip.frames, t.crop, t.crop]
-        out.append(StagePlan(row: config.row, kind: .train, network: t.model, input: input,
+        out.append(StagePlan(row: config.row, kind: .train, model: t.model, input: input,
                              gmacsPerClip: gmacs(t.model, input: input, width: t.width, classes: t.classes),
                              clips: Double(trainVideos * t.epochs * t.augmentedCopies), training: true,
                              note: t.schedule.shape.isPlateau ? "at most: the plateau rule may stop earlier" : nil))
         let testInput = [t.modality.channels, clip.frames, config.test.crop, config.test.crop]
-        out.append(StagePlan(row: config.row, kind: .test, network: t.model, input: testInput,
+        out.append(StagePlan(row: config.row, kind: .test, model: t.model, input: testInput,
                              gmacsPerClip: gmacsPerTestView(config),
                              clips: Double((valVideos + testVideos) * config.test.spatialCrops * config.test.temporalClips),
                              training: false, note: nil))

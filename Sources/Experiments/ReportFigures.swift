@@ -157,9 +157,9 @@ public enum ReportFigures {
         var best = -Double.infinity
         for c in configurations {
             let v = outcomes.filter { $0.key == rowKey(c.row) && $0.failure == nil }.compactMap { $0.top1[c.test.views] }
-            guard !v.isEmpty else { continue }
-            best = max(best, mean(v))
-            data += "row \(c.row.rawValue): \(label(c))\t\(number(100 * mean(v)))\t\(number(100 * sd(v)))\t0\n"
+            guard let m = MeanAndSpread(v) else { continue }
+            best = max(best, m.mean)
+            data += "row \(c.row.rawValue): \(label(c))\t\(number(100 * m.mean))\t\(number(100 * m.sd))\t0\n"
         }
         let e = outcomes.filter { $0.key == "ensemble" && $0.failure == nil }.compactMap { $0.top1["3x10"] }
         if !e.isEmpty { data += "ensemble (equal weights)\t\(number(100 * mean(e)))\t\(number(100 * sd(e)))\t1\n" }
@@ -278,7 +278,7 @@ public enum ReportFigures {
     static func rowKey(_ r: Table1Row) -> String { "row\(r.rawValue)" }
 
     static func label(_ c: RowConfiguration) -> String {
-        "\(c.training.model) \(c.training.modality.rawValue)\(c.pretraining == nil ? "" : " TCLR")"
+        "\(c.training.model.rawValue) \(c.training.modality.rawValue)\(c.pretraining == nil ? "" : " TCLR")"
     }
 
     static func mean(_ v: [Double]) -> Double { MeanAndSpread(v)?.mean ?? .nan }

@@ -9,7 +9,7 @@ public enum ReportPlot {
         var data = "# row\tlabel\tpaper_top1_percent\tvipbench_mean_percent\tvipbench_sd_percent\tseeds\n"
         data += "# paper_top1_percent is the paper's (Kinetics400ViPriors, full size); vipbench's is profile \(profile.rawValue).\n"
         for c in configurations {
-            let v = outcomes.filter { $0.key == "row\(c.row.rawValue)" && $0.failure == nil }.compactMap { $0.top1[c.test.views] }
+            let v = outcomes.filter { $0.key == ReportFigures.rowKey(c.row) && $0.failure == nil }.compactMap { $0.top1[c.test.views] }
             let spread = MeanAndSpread(v)
             data += "\(c.row.rawValue)\trow \(c.row.rawValue): \(ReportFigures.label(c)) \(c.test.views)\t\(c.row.paperTop1)\t\(spread.map { String(100 * $0.mean) } ?? "NaN")\t\(100 * (spread?.sd ?? 0))\t\(v.count)\n"
         }

@@ -86,7 +86,7 @@ public struct Runner {
     /// A TCLR pretraining lives under its own configuration's hash, not its row's: rows whose
     /// pretraining is the same (rows 5 and 7 pretrain the same TCLR R3D-18) run it once.
     public func pretrainingDirectory(_ pre: TrainingConfiguration) -> String {
-        "\(work)/pretrain_\(pre.model)_tclr_\(profile.rawValue)-\(pre.hash.prefix(8))/seed\(pre.seed)"
+        "\(work)/pretrain_\(pre.model.rawValue)_tclr_\(profile.rawValue)-\(pre.hash.prefix(8))/seed\(pre.seed)"
     }
 
     public func run(events: (Event) -> Void) -> [Outcome] {

@@ -57,8 +57,8 @@ public enum Scoring {
         var ids: [String] = [], labels: [Int?] = [], logits: [Float] = [], failed: [String] = []
         var done = 0
         let start = Date()
-        try Parallel.withThreads(q.threads) {
-            try Autograd.withoutGradients {
+        Parallel.withThreads(q.threads) {
+            Autograd.withoutGradients {
                 for b in loader.batches(epoch: 0) {
                     failed += b.failures.map { "\($0.id): \($0.reason)" }
                     done += b.indices.count + b.failures.count

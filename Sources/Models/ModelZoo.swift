@@ -33,9 +33,6 @@ public enum Architecture: String, CaseIterable, Codable, Sendable, CustomStringC
 
     /// Printed and interpolated as its name ("mvit-b"), never as the case's Swift spelling.
     public var description: String { rawValue }
-
-    /// The names, for help texts and errors.
-    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
 
 public enum ModelZoo {

@@ -133,48 +133,53 @@ public struct SafetensorsFile: Sendable {
             throw fail(FileManager.default.fileExists(atPath: path) ? "cannot be read" : "file not found")
         }
         defer { try? handle.close() }
-        let prefix = [UInt8](handle.readData(ofLength: 8))
-        guard prefix.count == 8 else { throw fail("is too short to be a safetensors file (\(prefix.count) bytes)") }
-        let headerLength = prefix.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength < 100_000_000 else { throw fail("is not a safetensors file (header length \(headerLength))") }
-        let header = handle.readData(ofLength: Int(headerLength))
-        guard header.count == Int(headerLength),
-              let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
-            throw fail("is not a safetensors file (its header is not a JSON object, or is cut short)")
+        let prefix: [UInt8]
+        do { prefix = [UInt8](try handle.read(upToCount: 8) ?? Data()) } catch { throw fail("cannot be read: \(error)") }
+        let headerLength = try Self.headerLength(prefix, available: nil, fail: fail)
+        let header: Data
+        do { header = try handle.read(upToCount: headerLength) ?? Data() } catch { throw fail("cannot be read: \(error)") }
+        guard header.count == headerLength else { throw fail("is cut short inside its header (\(header.count) of \(headerLength) bytes)") }
+        return try Self.metadata(in: try Self.headerObject(header, fail: fail), fail: fail)
+    }
+
+    /// The header's length from the file's first 8 bytes (little-endian), checked against the
+    /// bytes that follow when they are known.
+    static func headerLength(_ prefix: [UInt8], available: Int?, fail: (String) -> SafetensorsError) throws -> Int {
+        guard prefix.count >= 8 else { throw fail("is too short to be a safetensors file (\(prefix.count) bytes)") }
+        let length = prefix[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard length < 100_000_000, available.map({ length <= UInt64($0) }) ?? true else {
+            throw fail("is not a safetensors file (header length \(length) exceeds the file)")
         }
-        guard let m = object["__metadata__"] else { return [:] }
-        guard let map = m as? [String: Any] else { throw fail("__metadata__ is not a map") }
-        var out: [String: String] = [:]
-        for (k, v) in map {
+        return Int(length)
+    }
+
+    static func headerObject(_ header: Data, fail: (String) -> SafetensorsError) throws -> [String: Any] {
+        guard let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
+            throw fail("is not a safetensors file (its header is not a JSON object)")
+        }
+        return object
+    }
+
+    static func metadata(in object: [String: Any], fail: (String) -> SafetensorsError) throws -> [String: String] {
+        guard let value = object["__metadata__"] else { return [:] }
+        guard let m = value as? [String: Any] else { throw fail("__metadata__ is not a map") }
+        var metadata: [String: String] = [:]
+        for (k, v) in m {
             guard let s = v as? String else { throw fail("metadata '\(k)' is not a string") }
-            out[k] = s
+            metadata[k] = s
         }
-        return out
+        return metadata
     }
 
     public init(bytes: [UInt8], source: String) throws {
         func fail(_ m: String) -> SafetensorsError { SafetensorsError(source: source, message: m) }
-        guard bytes.count >= 8 else { throw fail("is too short to be a safetensors file (\(bytes.count) bytes)") }
-        let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(bytes.count - 8), headerLength < 100_000_000 else {
-            throw fail("is not a safetensors file (header length \(headerLength) exceeds the file)")
-        }
-        let headerEnd = 8 + Int(headerLength)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])) as? [String: Any] else {
-            throw fail("is not a safetensors file (its header is not a JSON object)")
-        }
+        let headerLength = try Self.headerLength(Array(bytes.prefix(8)), available: max(bytes.count - 8, 0), fail: fail)
+        let headerEnd = 8 + headerLength
+        let object = try Self.headerObject(Data(bytes[8..<headerEnd]), fail: fail)
+        let metadata = try Self.metadata(in: object, fail: fail)
         var tensors: [String: Tensor] = [:]
-        var metadata: [String: String] = [:]
         let dataCount = bytes.count - headerEnd
-        for (name, value) in object {
-            if name == "__metadata__" {
-                guard let m = value as? [String: Any] else { throw fail("__metadata__ is not a map") }
-                for (k, v) in m {
-                    guard let s = v as? String else { throw fail("metadata '\(k)' is not a string") }
-                    metadata[k] = s
-                }
-                continue
-            }
+        for (name, value) in object where name != "__metadata__" {
             guard let entry = value as? [String: Any],
                   let dtypeName = entry["dtype"] as? String,
                   let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),

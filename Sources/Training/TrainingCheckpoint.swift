@@ -68,17 +68,21 @@ public struct TrainingCheckpoint: Sendable {
         try SafetensorsFile(tensors: tensors, metadata: meta).write(to: path)
     }
 
-    /// An epoch without a step has a NaN mean loss: the history spells non-finite values out.
     /// The curve a checkpoint carries, read from its header alone (no weights are loaded).
     public static func history(ofFileAt path: String) throws -> [EpochRecord] {
         let metadata: [String: String]
         do { metadata = try SafetensorsFile.metadata(ofFileAt: path) } catch let e as SafetensorsError {
             throw TrainingError.checkpoint(path: path, message: e.message)
         }
-        guard metadata["format"] == format else {
-            throw TrainingError.checkpoint(path: path, message: "is not a vipbench training checkpoint")
-        }
+        try checkFormat(metadata, path: path)
         return try decodeHistory(metadata["history"], path: path)
+    }
+
+    static func checkFormat(_ metadata: [String: String], path: String) throws {
+        guard metadata["format"] == format else {
+            throw TrainingError.checkpoint(path: path, message:
+                "is not a vipbench training checkpoint (metadata 'format' is \(metadata["format"].map { "'\($0)'" } ?? "missing"))")
+        }
     }
 
     /// Checkpoints written before the curve was kept have none: an empty history, not an error.
@@ -89,6 +93,7 @@ public struct TrainingCheckpoint: Sendable {
         }
     }
 
+    /// An epoch without a step has a NaN mean loss: the history spells non-finite values out.
     static func historyJSON(_ history: [EpochRecord]) throws -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
@@ -108,9 +113,7 @@ public struct TrainingCheckpoint: Sendable {
             throw TrainingError.checkpoint(path: path, message: e.message)
         }
         func fail(_ m: String) -> TrainingError { .checkpoint(path: path, message: m) }
-        guard file.metadata["format"] == Self.format else {
-            throw fail("is not a vipbench training checkpoint (metadata 'format' is \(file.metadata["format"].map { "'\($0)'" } ?? "missing"))")
-        }
+        try Self.checkFormat(file.metadata, path: path)
         func meta(_ key: String) throws -> String {
             guard let v = file.metadata[key] else { throw fail("metadata key '\(key)' is missing") }
             return v

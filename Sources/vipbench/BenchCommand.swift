@@ -227,8 +227,8 @@ struct ModelBench: ParsableCommand {
             Recorded in the results store's performance table unless --no-record.
             """)
 
-    @Argument(help: "The network: \(Architecture.names) (see `vipbench model list`).")
-    var name: Architecture
+    @Argument(help: ArgumentHelp("The network (see `vipbench model list`).", valueName: "model"))
+    var architecture: Architecture
 
     @Option(help: ArgumentHelp("Input as CxTxHxW (default: the model's paper input).", valueName: "CxTxHxW"))
     var input: String?
@@ -265,12 +265,12 @@ struct ModelBench: ParsableCommand {
     }
 
     func run() throws {
-        let shape = try clipShape(input, default: name.defaultInput)
+        let shape = try clipShape(input, default: architecture.defaultInput)
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
         guard accumulate >= 1, batch % accumulate == 0 else { throw ValidationError("--batch \(batch) does not split into --accumulate \(accumulate) equal micro-batches") }
-        let measure = { ModelBenchmark.run(model: name, input: shape, batch: batch, threads: threads, train: train, width: width,
+        let measure = { ModelBenchmark.run(model: architecture, input: shape, batch: batch, threads: threads, train: train, width: width,
                                                minimumSeconds: seconds, accumulate: accumulate) }
-        let r = try recording.run(configuration: "bench:model:\(name)", profile: width == 1 ? "full" : "width-\(width)", measure) { db, r, run in
+        let r = try recording.run(configuration: "bench:model:\(architecture.rawValue)", profile: width == 1 ? "full" : "width-\(width)", measure) { db, r, run in
             try db.record(performance: [ModelBenchmark.record(r)], run: run)
         }
         let peak = r.peakResidentBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"

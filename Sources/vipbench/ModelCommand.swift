@@ -4,9 +4,9 @@ import Foundation
 import Models
 import Safetensors
 
-/// Parses `--input CxTxHxW`, or gives the model's default input.
 extension Architecture: ExpressibleByArgument {}
 
+/// Parses `--input CxTxHxW`, or gives the model's default input.
 func clipShape(_ text: String?, default shape: [Int]) throws -> [Int] {
     guard let text else { return shape }
     let p = text.lowercased().split(separator: "x").map { Int($0) }
@@ -24,8 +24,8 @@ struct ModelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a model's seeded initial weights as safetensors (torchvision's names for r3d18, r3d50 and mvit-b).")
 
-        @Argument(help: "The network: \(Architecture.names).")
-        var name: Architecture
+        @Argument(help: ArgumentHelp("The network.", valueName: "model"))
+        var architecture: Architecture
 
         @Option(help: ArgumentHelp("The .safetensors file to write.", valueName: "file"))
         var out: String
@@ -43,11 +43,11 @@ struct ModelCommand: ParsableCommand {
         var seed: UInt64 = 0
 
         func run() throws {
-            let shape = try clipShape(input, default: name.defaultInput)
+            let shape = try clipShape(input, default: architecture.defaultInput)
             var g = SeededGenerator(seed: seed)
-            let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width,
+            let model = ModelZoo.make(architecture, inputChannels: shape[0], classes: classes, width: width,
                                       clip: Array(shape.dropFirst()), generator: &g)
-            try Checkpoint.save(model, to: out, metadata: ["model": name.rawValue, "seed": "\(seed)", "width": "\(width)"])
+            try Checkpoint.save(model, to: out, metadata: ["model": architecture.rawValue, "seed": "\(seed)", "width": "\(width)"])
             note("wrote \(model.stateDict().count) tensors (\(model.parameterCount) parameters) to \(out)")
         }
     }
@@ -57,8 +57,8 @@ struct ModelCommand: ParsableCommand {
             abstract: "Run one batch through a model in evaluation mode: .npy in (N x C x T x H x W, float32), logits out.",
             discussion: "Weights are safetensors named by the state_dict keys (torchvision's for r3d18, r3d50 and mvit-b); without --weights the seeded initialisation is used.")
 
-        @Argument(help: "The network: \(Architecture.names).")
-        var name: Architecture
+        @Argument(help: ArgumentHelp("The network.", valueName: "model"))
+        var architecture: Architecture
 
         @Option(help: ArgumentHelp("Weights (.safetensors).", valueName: "file"))
         var weights: String?
@@ -82,7 +82,7 @@ struct ModelCommand: ParsableCommand {
             let (shape, values) = try NPY.read(input)
             guard shape.count == 5 else { throw ValidationError("\(input): shape \(shape) is not N x C x T x H x W") }
             var g = SeededGenerator(seed: seed)
-            let model = ModelZoo.make(name, inputChannels: shape[1], classes: classes, width: width,
+            let model = ModelZoo.make(architecture, inputChannels: shape[1], classes: classes, width: width,
                                       clip: Array(shape.dropFirst(2)), generator: &g)
             if let weights { try Checkpoint.load(model, from: weights) }
             model.eval()
@@ -117,8 +117,8 @@ struct ModelCommand: ParsableCommand {
                 Parameters include norm affine terms, not running statistics.
                 """)
 
-        @Argument(help: "The network: \(Architecture.names) (see `vipbench model list`).")
-        var name: Architecture
+        @Argument(help: ArgumentHelp("The network (see `vipbench model list`).", valueName: "model"))
+        var architecture: Architecture
 
         @Option(help: ArgumentHelp("Input as CxTxHxW (default: the model's paper input).", valueName: "CxTxHxW"))
         var input: String?
@@ -143,10 +143,10 @@ struct ModelCommand: ParsableCommand {
         }
 
         func run() throws {
-            let shape = try clipShape(input, default: name.defaultInput)
+            let shape = try clipShape(input, default: architecture.defaultInput)
             guard width > 0 else { throw ValidationError("--width must be positive") }
             var g = SeededGenerator(seed: 0)
-            let model = ModelZoo.make(name, inputChannels: shape[0], classes: classes, width: width,
+            let model = ModelZoo.make(architecture, inputChannels: shape[0], classes: classes, width: width,
                                       clip: Array(shape.dropFirst()), generator: &g)
             let t = ModelZoo.cost(model, input: shape)
             let gmacs = Double(t.macs) / 1e9
@@ -155,7 +155,7 @@ struct ModelCommand: ParsableCommand {
                     LayerLine(name: $0.name, kind: $0.kind, output: $0.outputShape.map(String.init).joined(separator: "x"),
                               macs: $0.macs, parameters: $0.parameters)
                 } : nil
-                print(try encodeJSON(InfoLine(model: name, input: shape.map(String.init).joined(separator: "x"), width: width,
+                print(try encodeJSON(InfoLine(model: architecture, input: shape.map(String.init).joined(separator: "x"), width: width,
                                               classes: classes, parameters: t.parameters, gmacsPerView: gmacs,
                                               gflopsPerView: 2 * gmacs, layers: listed), pretty: false))
                 return
@@ -170,7 +170,7 @@ struct ModelCommand: ParsableCommand {
                           + String(format: "%11.2f %11d", Double(e.macs) / 1e6, e.parameters))
                 }
             }
-            print("\(name) (\(name.reference))")
+            print("\(architecture.rawValue) (\(architecture.reference))")
             print("input \(shape.map(String.init).joined(separator: "x")), width x\(width), \(classes) classes")
             print(String(format: "parameters %d (%.3f M), %.3f GMACs per view (multiply-adds; %.3f GFLOPs)",
                          t.parameters, Double(t.parameters) / 1e6, gmacs, 2 * gmacs))

@@ -102,14 +102,14 @@ struct ReproduceCommand: ParsableCommand {
         for (c, s) in Planner.stages(configs, trainVideos: counts.train, valVideos: counts.val, testVideos: counts.test) {
             var seconds: Double?
             var source = "not measured"
-            if let network = s.network, !noMeasure {
+            if let network = s.model, !noMeasure {
                 let width = s.kind == .pretrain ? c.pretraining!.width : c.training.width
                 let key = "\(network)|\(s.input)|\(width)|\(s.training)"
                 if measured[key] == nil {
                     note("measuring \(network) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
                     // The profile's own batch where it fits (small clips), 2 at paper size; at least a second of repeats.
                     let batch = profile == .paper ? (s.training ? 2 : 1) : 16
-                    let r = try ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: threads, train: s.training,
+                    let r = ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: threads, train: s.training,
                                                    classes: counts.classes, width: width, minimumSeconds: 1)
                     measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(threads) threads)")
                 }
@@ -226,7 +226,7 @@ extension ReproduceCommand {
                     for c in configs { paper[c.row] = Table1Configurations.row(c.row, profile: .paper, classes: c.training.classes) }
                 }
                 costs = try CostStage.run(configs, paper: paper, store: db, provenance: runner.runProvenance(), measure: { s in
-                    let r = try ModelBenchmark.run(model: s.model, input: s.input, batch: s.batch, threads: threads, train: s.training,
+                    let r = ModelBenchmark.run(model: s.model, input: s.input, batch: s.batch, threads: threads, train: s.training,
                                                    classes: s.classes, width: s.width, minimumSeconds: s.minimumSeconds)
                     return ModelBenchmark.record(r)
                 }, say: { row, m in note("[\(row)] \(m)") })

@@ -144,7 +144,7 @@ struct TrainingOptions: ParsableArguments {
         let summary: TrainingSummary
         if record {
             let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
-            summary = try withRun(store: db, configuration: "train:\(config.model):\(config.hash)", profile: "custom",
+            summary = try withRun(store: db, configuration: "train:\(config.model.rawValue):\(config.hash)", profile: "custom",
                                   seed: Int(config.seed)) { run in
                 let s = try train()
                 var metrics: [MetricRecord] = []
@@ -246,7 +246,7 @@ struct TrainCommand: ParsableCommand {
                 --short-side 40 --crop 32 --batch 16 --epochs 60 --flip 0 --normalise slowfast
             """)
 
-    @Argument(help: ArgumentHelp("The network: \(Architecture.names).", valueName: "model"))
+    @Argument(help: ArgumentHelp("The network.", valueName: "model"))
     var model: Architecture
     @OptionGroup var options: TrainingOptions
 

@@ -89,7 +89,7 @@ final class ResumeTests: XCTestCase {
         let latest = base + "/cut/latest.safetensors"
         XCTAssertEqual(curve(try TrainingCheckpoint.history(ofFileAt: latest)), curve(summary.history))
         let bytes = try XCTUnwrap(FileManager.default.contents(atPath: latest))
-        FileManager.default.createFile(atPath: base + "/cut.safetensors", contents: bytes.prefix(40))
+        _ = FileManager.default.createFile(atPath: base + "/cut.safetensors", contents: bytes.prefix(40))
         XCTAssertThrowsError(try TrainingCheckpoint.history(ofFileAt: base + "/cut.safetensors")) {
             XCTAssertTrue("\($0)".contains(base + "/cut.safetensors") && "\($0)".contains("cut short"), "\($0)")
         }

@@ -1,7 +1,7 @@
 import Engine
-@testable import Benchmarking
 import XCTest
 
+/// The BLAS binding: OpenBLAS's SGEMM against a direct loop, and the thread setting.
 final class BLASTests: XCTestCase {
     /// GEMM through OpenBLAS against a direct triple loop in double precision, with transposes.
     func testSgemmMatchesADirectLoop() {
@@ -38,36 +38,5 @@ final class BLASTests: XCTestCase {
         BLAS.withThreads(1) { XCTAssertEqual(BLAS.threads, 1) }
         XCTAssertEqual(BLAS.threads, before)
         XCTAssertTrue(BLAS.configuration.contains("OpenBLAS"))
-    }
-
-    func testGemmBenchmarkReportsRatiosAgainstItsOwnBaseline() {
-        let results = GemmBenchmark.run(threads: [1], minimumSeconds: 0.01)
-        XCTAssertEqual(results.map(\.name), GemmBenchmark.shapes.map(\.name))
-        XCTAssertEqual(results[0].ratioToBaseline, 1)
-        for r in results {
-            XCTAssertGreaterThan(r.gflops, 0.5, r.name)
-            XCTAssertEqual(r.ratioToBaseline, r.gflops / results[0].gflops, accuracy: 1e-12)
-        }
-    }
-
-    func testTimingMedian() {
-        XCTAssertEqual(Timing.median([3, 1, 2]), 2)
-        XCTAssertEqual(Timing.median([4, 1, 2, 3]), 2.5)
-    }
-
-    /// /proc/self/status pads to 8 digits with spaces: a peak of 10 GB or more has only the tab.
-    func testStatusLinesParseAtEverySize() {
-        let text = "Name:\tvipbench\nVmPeak:\t13100000 kB\nVmHWM:\t13076508 kB\nVmRSS:\t  378600 kB\n"
-        XCTAssertEqual(Timing.statusBytes("VmHWM:", in: text), 13_076_508 * 1024)
-        XCTAssertEqual(Timing.statusBytes("VmRSS:", in: text), 378_600 * 1024)
-        XCTAssertNil(Timing.statusBytes("VmSwap:", in: text))
-        XCTAssertNotNil(Timing.peakResidentBytes())
-        // Freeing a large block and trimming gives the memory back: the resident size falls.
-        var block: [Float]? = [Float](repeating: 1, count: 64 << 20)   // 256 MB, touched
-        let before = Timing.residentBytes()!
-        XCTAssertEqual(block?[12345], 1)
-        block = nil
-        XCTAssertTrue(Timing.releaseFreedMemory())
-        XCTAssertLessThan(Timing.residentBytes()!, before - (128 << 20))
     }
 }
