@@ -22,6 +22,11 @@ public enum SyntheticDataset {
         public var perClass: (train: Int, val: Int, test: Int) = (20, 5, 5)
         public var width = 128, height = 96
         public init() {}
+
+        /// The videos rendered per split (every class has the same counts).
+        public var videos: (train: Int, val: Int, test: Int) {
+            (classes * perClass.train, classes * perClass.val, classes * perClass.test)
+        }
     }
 
     /// What a rendered folder was made from, written as `DIR/synth.json`: a folder whose manifest

@@ -35,7 +35,9 @@ extension Runner {
         let keys = members.map(\.key)
         let validation = try members.map { try ScoresFile(contentsOf: $0.validation) }
         let valModels = try Ensemble.perModel(validation, space: .probabilities)
-        let tests = members.allSatisfy { $0.test != nil } ? try members.map { try ScoresFile(contentsOf: $0.test!) } : nil
+        // The test ensembles need every member's test scores.
+        let testPaths = members.compactMap(\.test)
+        let tests = testPaths.count == members.count ? try testPaths.map { try ScoresFile(contentsOf: $0) } : nil
         let testModels = try tests.map { try Ensemble.perModel($0, space: .probabilities) }
 
         let equal = [Double](repeating: 1, count: members.count)
@@ -51,8 +53,8 @@ extension Runner {
             let name = "\(key)-\(profile.rawValue)-seed\(seed)-\(keys.joined(separator: "+"))"
             let valPath = try write(Ensemble.fuse(valModels, weights: weights), like: validation[0], weights: weights,
                                     sources: keys, to: "\(work)/\(name).safetensors")
-            let testPath = try testModels.map {
-                try write(Ensemble.fuse($0, weights: weights), like: tests![0], weights: weights, sources: keys,
+            let testPath = try testModels.map { models in
+                try write(Ensemble.fuse(models, weights: weights), like: tests![0], weights: weights, sources: keys,
                           to: "\(work)/\(name)-test.safetensors")
             }
             var oneView = self
@@ -76,23 +78,18 @@ extension Runner {
 
     /// Video top-1 of fused scores (N x K) against the labels known (unlabelled videos left out).
     static func videoTop1(_ fused: [Double], labels: [Int?], classes k: Int) -> Double {
-        var hits = 0, counted = 0
-        for (v, label) in labels.enumerated() {
-            guard let label else { continue }
-            // The evaluator's own ranking (ties as it breaks them).
-            hits += Aggregate.topK(fused[(v * k)..<((v + 1) * k)], 1).first == label ? 1 : 0
-            counted += 1
-        }
-        return counted == 0 ? 0 : Double(hits) / Double(counted)
+        // The evaluator's own ranking (ties as it breaks them).
+        let known = zip(Aggregate.ranked(fused, classes: k, k: 1), labels).compactMap { top, label in label.map { top.first == $0 } }
+        return known.isEmpty ? 0 : Double(known.filter { $0 }.count) / Double(known.count)
     }
 
-    /// Writes fused scores as a one-view scores file, once (temporary name, then renamed).
+    /// Writes fused scores as a one-view scores file, once (its write is atomic: temporary name,
+    /// then renamed).
     func write(_ fused: [Double], like first: ScoresFile, weights: [Double], sources: [String], to path: String) throws -> String {
         if FileManager.default.fileExists(atPath: path) { return path }
         var out = try Ensemble.output(fused, like: first, space: .probabilities, weights: weights, sources: sources)
         out.metadata["sampling_rule"] = "ensemble"
-        try out.write(to: path + ".partial")
-        try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)
+        try out.write(to: path)
         return path
     }
 }

@@ -162,7 +162,7 @@ public enum ReportFigures {
             data += "row \(c.row.rawValue): \(label(c))\t\(number(100 * m.mean))\t\(number(100 * m.sd))\t0\n"
         }
         let e = outcomes.filter { $0.key == "ensemble" && $0.failure == nil }.compactMap { $0.top1["3x10"] }
-        if !e.isEmpty { data += "ensemble (equal weights)\t\(number(100 * mean(e)))\t\(number(100 * sd(e)))\t1\n" }
+        if let m = MeanAndSpread(e) { data += "ensemble (equal weights)\t\(number(100 * m.mean))\t\(number(100 * m.sd))\t1\n" }
         let bestLine = best.isFinite ? "set arrow 2 from graph 0, first \(100 * best) to graph 1, first \(100 * best) nohead dt 3 lc rgb \"#3b6fb6\"\nset label 3 \"best member\" at graph 0.01, first \(100 * best + 2) font \",8\" tc rgb \"#3b6fb6\"" : ""
         let plot = best.isFinite || !e.isEmpty
             ? "plot \"\(name).dat\" using 0:2:($4 > 0 ? 0xd9822b : 0x3b6fb6):xtic(1) with boxes lc rgb variable notitle, \\\n"
@@ -281,7 +281,7 @@ public enum ReportFigures {
         "\(c.training.model.rawValue) \(c.training.modality.rawValue)\(c.pretraining == nil ? "" : " TCLR")"
     }
 
-    static func mean(_ v: [Double]) -> Double { MeanAndSpread(v)?.mean ?? .nan }
+    static func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
 
     static func sd(_ v: [Double]) -> Double { MeanAndSpread(v)?.sd ?? 0 }
 

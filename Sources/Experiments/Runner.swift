@@ -174,8 +174,8 @@ public struct Runner {
                        testScores: testPath, testTop1: testTop1, curves: curves, sweep: points)
     }
 
-    /// A row's scores file for one split under its test protocol, written once (to a temporary
-    /// name, then renamed).
+    /// A row's scores file for one split under its test protocol, written once (the scores file's
+    /// own write goes through a temporary name, so a killed run leaves no half file).
     func scores(_ c: RowConfiguration, split: String, checkpoint: String, directory dir: String,
                 say: (String, String) -> Void) throws -> String {
         let path = dir + "/scores-\(split)-\(c.test.rule.rawValue)-\(c.test.views).safetensors"
@@ -185,9 +185,7 @@ public struct Runner {
                                     clips: c.test.temporalClips, rule: c.test.rule, cropRule: c.test.cropRule,
                                     shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
             q.threads = threads
-            let partial = path + ".partial"
-            _ = try Scoring.run(q, dataset: dataset, output: partial)
-            try FileManager.default.moveItem(atPath: partial, toPath: path)
+            _ = try Scoring.run(q, dataset: dataset, output: path)
         }
         return path
     }
@@ -209,8 +207,7 @@ public struct Runner {
                         var q = Scoring.Request(checkpoint: checkpoint, split: "val", crops: 3, clips: clips, rule: rule, cropRule: cropRule,
                                                 shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
                         q.threads = threads
-                        _ = try Scoring.run(q, dataset: dataset, output: path + ".partial")
-                        try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)
+                        _ = try Scoring.run(q, dataset: dataset, output: path)   // written atomically
                     }
                     files.append(path)
                     let file = try ScoresFile(contentsOf: path)
@@ -251,8 +248,7 @@ public struct Runner {
     func evaluateAndRecord(key: String, seed: UInt64, scores path: String, test testPath: String? = nil, configuration hash: String,
                            configurationFile: String? = nil, curves: [String: [EpochRecord]] = [:],
                            extra: [MetricRecord] = []) throws -> (validation: [String: Double], test: [String: Double]) {
-        func evaluate(_ path: String, split: String) throws -> ([String: Double], [MetricRecord]) {
-            let file = try ScoresFile(contentsOf: path)
+        func evaluate(_ file: ScoresFile, split: String) throws -> ([String: Double], [MetricRecord]) {
             var top1: [String: Double] = [:]
             var records: [MetricRecord] = []
             let rule = file.metadata["sampling_rule"] ?? ""
@@ -265,10 +261,10 @@ public struct Runner {
             }
             return (top1, records)
         }
-        var (top1, records) = try evaluate(path, split: "val")
+        var (top1, records) = try evaluate(try ScoresFile(contentsOf: path), split: "val")
         var testTop1: [String: Double] = [:]
-        if let testPath, try ScoresFile(contentsOf: testPath).labels.allSatisfy({ $0 != nil }) {
-            let (t, r) = try evaluate(testPath, split: "test")
+        if let testPath, case let file = try ScoresFile(contentsOf: testPath), file.labels.allSatisfy({ $0 != nil }) {
+            let (t, r) = try evaluate(file, split: "test")
             testTop1 = t
             records += r
         }

@@ -173,7 +173,7 @@ public struct SafetensorsFile: Sendable {
 
     public init(bytes: [UInt8], source: String) throws {
         func fail(_ m: String) -> SafetensorsError { SafetensorsError(source: source, message: m) }
-        let headerLength = try Self.headerLength(Array(bytes.prefix(8)), available: max(bytes.count - 8, 0), fail: fail)
+        let headerLength = try Self.headerLength(Array(bytes.prefix(8)), available: bytes.count - 8, fail: fail)
         let headerEnd = 8 + headerLength
         let object = try Self.headerObject(Data(bytes[8..<headerEnd]), fail: fail)
         let metadata = try Self.metadata(in: object, fail: fail)

@@ -12,7 +12,8 @@ public enum TrainingSetup {
         if c.objective == .tclr {
             return .tclr(TCLRNetwork(inputChannels: c.modality.channels, width: c.width, generator: &g))
         }
-        guard let clip = c.clipSpec else { throw TrainingError.configuration("clip '\(c.clip)' is not FRAMESxSKIP") }
+        try c.validate()   // the one check of the clip (and the rest), wherever a network is built first
+        let clip = c.clipSpec!
         return .classifier(ModelZoo.make(c.model, inputChannels: c.modality.channels, classes: c.classes, width: c.width,
                                          clip: [clip.frames, c.crop, c.crop], generator: &g))
     }

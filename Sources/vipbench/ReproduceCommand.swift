@@ -72,7 +72,7 @@ struct ReproduceCommand: ParsableCommand {
         // Without --data: the paper's counts, or those of the embedded set the profile renders.
         var counts = (train: 40_000, val: 10_000, test: 20_000, classes: 400)
         if let o = profile.embeddedDataset?.options {
-            counts = (o.classes * o.perClass.train, o.classes * o.perClass.val, o.classes * o.perClass.test, o.classes)
+            counts = (o.videos.train, o.videos.val, o.videos.test, o.classes)
         }
         var missing: [String] = []
         if !printConfig && !dryRun { return try runStages(selected) }
@@ -156,7 +156,7 @@ extension ReproduceCommand {
                 for sub in ["annotations", "train", "val", "test"] { try? fm.removeItem(atPath: "\(folder)/\(sub)") }
             }
             note("rendering the embedded dataset into \(folder) ...")
-            let bar = ProgressBar(total: options.classes * (options.perClass.train + options.perClass.val + options.perClass.test),
+            let bar = ProgressBar(total: options.videos.train + options.videos.val + options.videos.test,
                                   label: "videos (render)")
             _ = try SyntheticDataset.generate(into: folder, options: options) { done, _ in bar.update(done) }
         }
