@@ -124,8 +124,8 @@ struct FlowCommand: ParsableCommand {
             abstract: "TV-L1 flow for every consecutive frame pair of every video in a dataset, with resume.",
             discussion: """
                 The dataset is a folder in the challenge's layout (as `dataset synth` makes). Each \
-                video's flow goes to OUT/<split>/<videoid>.mkv (FFV1, x above y, quantised with \
-                bound 20) with a .json record beside it (source, preset, parameters, bound). A \
+                video's flow goes to OUT/<split>/<videoid>.mkv (FFV1, x above y, quantised to 8 \
+                bits over [-bound, bound] pixels, 20 by default as in the reference code) with a .json record beside it (source, preset, parameters, bound). A \
                 video whose flow is complete with the same settings is skipped, a half-written one \
                 is redone, and one that fails is reported while the rest go on. Exit status 1 when \
                 any video failed.
@@ -135,6 +135,7 @@ struct FlowCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Where the flow goes.", valueName: "dir")) var out: String
         @Option(name: .customLong("short-side"), help: "Resize frames so the short side has this many pixels first.") var shortSide: Int?
         @Option(help: "Videos processed at once (one thread each).") var jobs: Int = 2
+        @Option(help: ArgumentHelp("Flow is clipped to [-bound, bound] pixels and quantised to 8 bits over that range; the network reads flow / bound.", valueName: "pixels")) var bound: Float = 20
         @Option(help: "Only this split (train, val, test).") var split: String?
         @Option(help: "Only the first N videos (after --split).") var limit: Int?
         @OptionGroup var tvl1: TVL1Options
@@ -144,12 +145,14 @@ struct FlowCommand: ParsableCommand {
             let (name, parameters) = try tvl1.resolve()
             guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
             if let shortSide, shortSide < 8 { throw ValidationError("--short-side must be at least 8") }
+            guard bound > 0, bound.isFinite else { throw ValidationError("--bound must be a positive number of pixels") }
             let dataset = try DatasetCommand.open(data)
             var items = split.map { dataset.items(split: $0) } ?? dataset.items
             if let split, items.isEmpty { throw ValidationError("\(data) has no videos in split '\(split)' (splits: \(dataset.splits.joined(separator: ", ")))") }
             if let limit { items = Array(items.prefix(limit)) }
             let work = items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: "\(out)/\($0.split)/\($0.id)") }
-            let extractor = FlowExtractor(parameters: parameters, preset: name, shortSide: shortSide, jobs: jobs)
+            var extractor = FlowExtractor(parameters: parameters, preset: name, shortSide: shortSide, jobs: jobs)
+            extractor.quantisation = FlowQuantisation(bound: bound)
             let bar = ProgressBar(total: work.count, label: "videos")
             var pairs = 0
             let start = Date()

@@ -94,6 +94,19 @@ final class FlowCLITests: XCTestCase {
         let again = try CLI.run(["flow", "extract", "--data", data, "--out", out])
         XCTAssertTrue(again.stdout.contains("0 extracted") && again.stdout.contains("6 already complete"), again.stdout)
 
+        // Another bound quantises the same flow over another range, and the record says which.
+        let out4 = dir + "/flow4"
+        let bound4 = try CLI.run(["flow", "extract", "--data", data, "--out", out4, "--split", "val", "--bound", "4"])
+        XCTAssertEqual(bound4.status, 0, bound4.stderr)
+        let val = try XCTUnwrap(try FileManager.default.subpathsOfDirectory(atPath: out4 + "/val").first { $0.hasSuffix(".json") })
+        let record4 = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out4 + "/val/" + val))) as? [String: Any])
+        XCTAssertEqual(record4["bound"] as? Double, 4)
+        let mkv = "/val/" + val.dropLast(5) + ".mkv"
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: out4 + mkv)), try Data(contentsOf: URL(fileURLWithPath: out + mkv)))
+        let zero = try CLI.run(["flow", "extract", "--data", data, "--out", out4, "--bound", "0"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--bound"), zero.stderr)
+
         // Kill an extraction after its first video, then resume: every video ends complete.
         let out2 = dir + "/flow2"
         let (p, _, _) = try CLI.start(["flow", "extract", "--data", data, "--out", out2, "--jobs", "1"])
