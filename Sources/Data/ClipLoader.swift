@@ -23,158 +23,28 @@ public final class FrameCache: @unchecked Sendable {
         return e.video
     }
 
+    func contains(_ key: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return entries[key] != nil
+    }
+
+    /// Whether the cache has had to evict or refuse a video. Until then the loader decodes whole
+    /// videos into it (small datasets fit); after, only the frames each clip needs.
+    public var isFull: Bool { lock.lock(); defer { lock.unlock() }; return full }
+    private var full = false
+
     func put(_ key: String, _ v: Video) {
         let size = v.frames.reduce(0) { $0 + $1.count }
-        guard size <= budget else { return }
         lock.lock(); defer { lock.unlock() }
+        guard size <= budget else { full = true; return }
         tick += 1
         if let old = entries[key] { bytes -= old.bytes }
         entries[key] = (v, size, tick)
         bytes += size
         while bytes > budget, let victim = entries.min(by: { $0.value.tick < $1.value.tick }) {
+            full = true
             bytes -= victim.value.bytes
             entries.removeValue(forKey: victim.key)
-        }
-    }
-}
-
-/// What a clip is made of.
-public enum Modality: Equatable, Sendable {
-    /// Decoded RGB frames, values in [0, 1] before normalisation.
-    case rgb
-    /// Extracted TV-L1 flow (`vipbench flow extract`): `root/<split>/<videoid>.mkv`, 2 channels
-    /// (x, y) in [-1, 1] (q / 255 x 2 - 1), one frame per frame pair. Crops and resizes treat
-    /// flow as pictures (values are not rescaled, as mmaction2 does); a flip negates x. Flow is
-    /// read at its extracted size (`shortSide` is ignored); use `.unit` normalisation.
-    case flow(root: String)
-
-    public var channels: Int { self == .rgb ? 3 : 2 }
-}
-
-/// Turns dataset items into network inputs: training clips with augmentation, or every test view.
-public struct ClipSampler: Sendable {
-    public enum Mode: Sendable {
-        case train(AugmentationConfig)
-        /// TCLR's pretraining clips: one global clip (`clip`, 16x4 in the report) and `localClips`
-        /// clips of `clip.frames` consecutive frames spread over its span (local clip j starts at
-        /// the global clip's frame j x frames / localClips: 16 j in the report), each augmented twice
-        /// independently. Views: global aug 0, global aug 1, then local j aug 0, local j aug 1.
-        case tclr(AugmentationConfig, localClips: Int)
-        /// `crops` x `clips` views: spatial crops of `size` after resizing the short side to `size`.
-        case test(crops: Int, clips: Int, rule: TestSamplingRule, cropRule: CropRule, size: Int)
-    }
-
-    public var clip: ClipSpec
-    /// Frames are decoded with their short side at this size.
-    public var shortSide: Int
-    public var mode: Mode
-    public var overflow: OverflowPolicy = .loop
-    public var normalisation: Normalisation = .unit
-    public var modality: Modality = .rgb
-    /// Repeated augmentation (training): this many independently augmented copies of one clip.
-    public var augmentedCopies = 1
-
-    public init(clip: ClipSpec, shortSide: Int, mode: Mode, overflow: OverflowPolicy = .loop, normalisation: Normalisation = .unit,
-                modality: Modality = .rgb) {
-        self.clip = clip; self.shortSide = shortSide; self.mode = mode; self.overflow = overflow; self.normalisation = normalisation
-        self.modality = modality
-    }
-
-    /// Values per view: C x T x H x W.
-    public var viewShape: [Int] {
-        switch mode {
-        case .train(let a), .tclr(let a, _): return [modality.channels, clip.frames, a.outputSize, a.outputSize]
-        case .test(_, _, _, _, let s): return [modality.channels, clip.frames, s, s]
-        }
-    }
-
-    public var viewsPerVideo: Int {
-        switch mode {
-        case .test(let c, let t, _, _, _): return c * t
-        case .tclr(_, let local): return 2 * (1 + local)
-        case .train: return augmentedCopies
-        }
-    }
-
-    /// Decodes (or takes from the cache) a whole video at `shortSide`: RGB24 frames, or for flow
-    /// interleaved (x, y) bytes at the extracted size.
-    public func frames(of item: VideoDataset.Item, cache: FrameCache?) throws -> FrameCache.Video {
-        if case .flow(let root) = modality {
-            let base = "\(root)/\(item.split)/\(item.id)"
-            let key = "flow:\(base)"
-            if let v = cache?.get(key) { return v }
-            let (record, planes) = try FlowVideo.read(base: base)
-            guard !planes.isEmpty else { throw FlowError(path: FlowVideo.videoPath(base), message: "no flow frames") }
-            let frames: [[UInt8]] = planes.map { p in
-                var f = [UInt8](repeating: 0, count: 2 * p.x.count)
-                for i in 0..<p.x.count { f[2 * i] = p.x[i]; f[2 * i + 1] = p.y[i] }
-                return f
-            }
-            let v = FrameCache.Video(width: record.width, height: record.height, frames: frames)
-            cache?.put(key, v)
-            return v
-        }
-        let key = "\(item.path)@\(shortSide)"
-        if let v = cache?.get(key) { return v }
-        let reader = try VideoReader(path: item.path)
-        var frames: [[UInt8]] = []
-        var size = (0, 0)
-        try reader.decode(size: .shortSide(shortSide)) { f in
-            frames.append(f.pixels); size = (f.width, f.height); return true
-        }
-        guard !frames.isEmpty else { throw MediaError.notAVideo(path: item.path, detail: "no frame decodes") }
-        let v = FrameCache.Video(width: size.0, height: size.1, frames: frames)
-        cache?.put(key, v)
-        return v
-    }
-
-    /// The input values of one video: one training clip, or all its test views (view-major:
-    /// clip index outer, crop index inner). Randomness comes only from `generator`.
-    public func sample(_ item: VideoDataset.Item, cache: FrameCache?, generator g: inout SeededGenerator) throws -> [Float] {
-        let video = try frames(of: item, cache: cache)
-        let n = video.frames.count
-        func clipPixels(start: Int, spec: ClipSpec? = nil) -> ClipPixels {
-            let idx = (spec ?? clip).indices(start: start, frameCount: n, policy: overflow)
-            if modality != .rgb { return ClipPixels(flowFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height) }
-            return ClipPixels(rgbFrames: idx.map { video.frames[$0] }, width: video.width, height: video.height)
-        }
-        switch mode {
-        case .train(var config):
-            if modality != .rgb { config.flowXChannel = 0 }  // a flip negates x
-            let start = clip.randomStart(frameCount: n, generator: &g)
-            let pixels = clipPixels(start: start)
-            var out: [Float] = []
-            for _ in 0..<augmentedCopies {
-                let aug = Augmentation.draw(config, width: video.width, height: video.height, generator: &g)
-                out += aug.apply(pixels, config: config).tensorLayout(normalisation)
-            }
-            return out
-        case .tclr(var config, let local):
-            if modality != .rgb { config.flowXChannel = 0 }
-            let start = clip.randomStart(frameCount: n, generator: &g)
-            let localSpec = ClipSpec(frames: clip.frames, skip: 1)
-            var clips = [clipPixels(start: start)]
-            for j in 0..<local {
-                // Local clip j lines up with the global clip's frame j x frames / local (TCLR: start + 16 j).
-                clips.append(clipPixels(start: start + j * clip.skip * clip.frames / local, spec: localSpec))
-            }
-            var out: [Float] = []
-            for pixels in clips {
-                for _ in 0..<2 {
-                    let aug = Augmentation.draw(config, width: video.width, height: video.height, generator: &g)
-                    out += aug.apply(pixels, config: config).tensorLayout(normalisation)
-                }
-            }
-            return out
-        case .test(let crops, let clips, let rule, let cropRule, let size):
-            var out: [Float] = []
-            for start in rule.starts(frameCount: n, clip: clip, clips: clips) {
-                let pixels = clipPixels(start: start)
-                for c in 0..<crops {
-                    out += TestCrop.apply(pixels, index: c, of: crops, size: size, rule: cropRule).tensorLayout(normalisation)
-                }
-            }
-            return out
         }
     }
 }
@@ -205,13 +75,16 @@ public final class ClipLoader: @unchecked Sendable {
     public let seed: UInt64
     public let shuffle: Bool
     public let cache: FrameCache?
+    /// Where each video's frames are, so a clip decodes only what it needs (nil: whole videos).
+    public let frameIndex: FrameIndex?
 
     public init(items: [VideoDataset.Item], sampler: ClipSampler, batchSize: Int, workers: Int = 2, prefetchBatches: Int = 2,
-                seed: UInt64, shuffle: Bool, cacheBytes: Int = 0) {
+                seed: UInt64, shuffle: Bool, cacheBytes: Int = 0, frameIndex: FrameIndex? = nil) {
         precondition(batchSize >= 1 && workers >= 1 && prefetchBatches >= 1)
         dataset = items; self.sampler = sampler; self.batchSize = batchSize; self.workers = workers
         self.prefetchBatches = prefetchBatches; self.seed = seed; self.shuffle = shuffle
         cache = cacheBytes > 0 ? FrameCache(budgetBytes: cacheBytes) : nil
+        self.frameIndex = frameIndex
     }
 
     /// The order of samples in an epoch (a seeded Fisher-Yates shuffle when `shuffle`).
@@ -263,7 +136,7 @@ public final class EpochBatches: Sequence, IteratorProtocol, @unchecked Sendable
                     let index = order[pos]
                     let item = loader.dataset[index]
                     var g = SeededGenerator(seed: loader.seed).derived("sample/\(epoch)/\(index)")
-                    let result: Result<[Float], Error> = Result { try loader.sampler.sample(item, cache: loader.cache, generator: &g) }
+                    let result: Result<[Float], Error> = Result { try loader.sampler.sample(item, cache: loader.cache, index: loader.frameIndex, generator: &g) }
                     state.deliver(pos, result)
                 }
             }.start()
@@ -281,7 +154,12 @@ public final class EpochBatches: Sequence, IteratorProtocol, @unchecked Sendable
     deinit { cancel() }
 
     public func next() -> ClipBatch? {
-        guard position < batchCount, !state.isCancelled else { return nil }
+        guard position < batchCount, !state.isCancelled else {
+            // The entries this epoch added to the frame index; a folder that cannot be written
+            // keeps them in memory (the next run builds them again).
+            try? loader.frameIndex?.save()
+            return nil
+        }
         let size = loader.batchSize
         let per = loader.sampler.viewShape.reduce(1, *) * loader.sampler.viewsPerVideo
         let lo = position * size, hi = Swift.min(order.count, lo + size)

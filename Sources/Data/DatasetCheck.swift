@@ -21,8 +21,11 @@ public enum DatasetCheck {
         public var decodedFrames: [String: Int]
     }
 
-    /// Decodes every listed video (in parallel) and reports what is wrong with each.
-    public static func run(_ dataset: VideoDataset, minimumFrames: Int = 16, progress: @escaping (Int) -> Void = { _ in }) -> Report {
+    /// Decodes every listed video (in parallel) and reports what is wrong with each. With `index`,
+    /// the decoding also fills the frame index (and a video whose entry is up to date is not
+    /// decoded again).
+    public static func run(_ dataset: VideoDataset, minimumFrames: Int = 16, index: FrameIndex? = nil,
+                           progress: @escaping (Int) -> Void = { _ in }) -> Report {
         var counts: [String: [String: Int]] = [:]
         for item in dataset.items {
             let name = item.label.map { dataset.classes[$0] } ?? "(unlabelled)"
@@ -44,15 +47,21 @@ public enum DatasetCheck {
                 return
             }
             do {
-                let reader = try VideoReader(path: item.path)
-                let (n, warnings) = try reader.countFrames()
+                let n: Int, warnings: [String]
+                if let index {
+                    let e = try index.entry(for: item.path)
+                    (n, warnings) = (e.table.count, e.warnings)
+                } else {
+                    let (c, w) = try VideoReader(path: item.path).countFrames()
+                    (n, warnings) = (c, w.map(\.message))
+                }
                 count = n
                 if n < minimumFrames {
                     found.append(Problem(id: item.id, path: item.path, split: item.split, kind: "too-short",
                                          reason: "\(n) frames decode, fewer than \(minimumFrames)"))
                 }
-                for w in warnings where !w.message.hasPrefix("the header claims") {
-                    found.append(Problem(id: item.id, path: item.path, split: item.split, kind: "damaged", reason: w.message))
+                for w in warnings where !w.hasPrefix("the header claims") {
+                    found.append(Problem(id: item.id, path: item.path, split: item.split, kind: "damaged", reason: w))
                 }
             } catch MediaError.fileNotFound {
                 found.append(Problem(id: item.id, path: item.path, split: item.split, kind: "missing", reason: "file not found"))

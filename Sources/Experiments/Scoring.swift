@@ -50,10 +50,13 @@ public enum Scoring {
         }
         let items = dataset.items(split: q.split).filter { !dataset.knownCorrupt.contains($0.id) }
         guard !items.isEmpty else { throw TrainingError.data("\(dataset.root): split '\(q.split)' has no videos") }
+        let modality = try TrainingSetup.modality(c, flowRoot: q.flowRoot)
         let sampler = ClipSampler(clip: c.clipSpec!, shortSide: side,
                                   mode: .test(crops: q.crops, clips: q.clips, rule: q.rule, cropRule: q.cropRule, size: size),
-                                  normalisation: c.normalisation.value, modality: try TrainingSetup.modality(c, flowRoot: q.flowRoot))
-        let loader = ClipLoader(items: items, sampler: sampler, batchSize: q.batch, workers: 2, seed: c.seed, shuffle: false)
+                                  normalisation: c.normalisation.value, modality: modality)
+        // No frame cache (each video is read once); each video decodes once, up to the last frame a view uses.
+        let loader = ClipLoader(items: items, sampler: sampler, batchSize: q.batch, workers: 2, seed: c.seed, shuffle: false,
+                                frameIndex: TrainingSetup.frameIndex(modality, dataset: dataset))
         var ids: [String] = [], labels: [Int?] = [], logits: [Float] = [], failed: [String] = []
         var done = 0
         let start = Date()

@@ -69,29 +69,55 @@ public enum FlowVideo {
         try complete(base: base, partial: partial, record: record)
     }
 
-    /// The quantised frames of a flow video (x and y planes, each width x height).
-    public static func read(base: String) throws -> (record: Record, frames: [(x: [UInt8], y: [UInt8])]) {
+    /// The record beside a flow video.
+    public static func record(base: String) throws -> Record {
         guard let data = FileManager.default.contents(atPath: recordPath(base)) else {
             throw FlowError(path: recordPath(base), message: "no flow record (extraction incomplete?)")
         }
-        let record: Record
-        do { record = try JSONDecoder().decode(Record.self, from: data) } catch {
+        do { return try JSONDecoder().decode(Record.self, from: data) } catch {
             throw FlowError(path: recordPath(base), message: "not a flow record: \(error)")
         }
+    }
+
+    /// The x and y planes of one decoded flow frame (grey, x above y).
+    static func planes(_ f: RGBFrame, record: Record, base: String) throws -> (x: [UInt8], y: [UInt8]) {
+        let (w, h) = (record.width, record.height)
+        guard f.width == w && f.height == 2 * h else {
+            throw FlowError(path: videoPath(base), message: "frame \(f.index) is \(f.width)x\(f.height), the record says \(w)x\(2 * h)")
+        }
+        var x = [UInt8](repeating: 0, count: w * h), y = x
+        for i in 0..<(w * h) { x[i] = f.pixels[3 * i]; y[i] = f.pixels[3 * (w * h + i)] }
+        return (x, y)
+    }
+
+    /// The quantised frames of a flow video (x and y planes, each width x height).
+    public static func read(base: String) throws -> (record: Record, frames: [(x: [UInt8], y: [UInt8])]) {
+        let record = try record(base: base)
         let reader = try VideoReader(path: videoPath(base))
         var frames: [(x: [UInt8], y: [UInt8])] = []
-        let (w, h) = (record.width, record.height)
         try reader.decode { f in
-            guard f.width == w && f.height == 2 * h else {
-                throw FlowError(path: videoPath(base), message: "frame \(f.index) is \(f.width)x\(f.height), the record says \(w)x\(2 * h)")
-            }
-            var x = [UInt8](repeating: 0, count: w * h), y = x
-            for i in 0..<(w * h) { x[i] = f.pixels[3 * i]; y[i] = f.pixels[3 * (w * h + i)] }
-            frames.append((x, y))
+            frames.append(try planes(f, record: record, base: base))
             return true
         }
         guard frames.count == record.flowFrames else {
             throw FlowError(path: videoPath(base), message: "\(frames.count) frames decoded, the record says \(record.flowFrames)")
+        }
+        return (record, frames)
+    }
+
+    /// The flow frames at `wanted` (ascending, each once), decoding the FFV1 file only from the
+    /// keyframe before the first (with `table`, from `FrameIndex`) to the last; the same planes as
+    /// `read(base:)` gives for those frames.
+    public static func read(base: String, frames wanted: [Int], table: FrameTable?) throws -> (record: Record, frames: [Int: (x: [UInt8], y: [UInt8])]) {
+        let record = try record(base: base)
+        if let table, table.count != record.flowFrames {
+            throw FlowError(path: videoPath(base), message: "\(table.count) frames decode, the record says \(record.flowFrames)")
+        }
+        let reader = try VideoReader(path: videoPath(base))
+        var frames: [Int: (x: [UInt8], y: [UInt8])] = [:]
+        for f in try reader.frames(wanted, table: table).frames { frames[f.index] = try planes(f, record: record, base: base) }
+        if let missing = wanted.first(where: { frames[$0] == nil }) {
+            throw FlowError(path: videoPath(base), message: "flow frame \(missing) does not decode (the record says \(record.flowFrames) frames)")
         }
         return (record, frames)
     }

@@ -69,7 +69,8 @@ public enum FrameSize: Equatable, Sendable {
     case shortSide(Int)
     case exact(width: Int, height: Int)
 
-    func target(width w: Int, height h: Int) -> (Int, Int) {
+    /// The output size for a displayed size of w x h.
+    public func target(width w: Int, height h: Int) -> (Int, Int) {
         switch self {
         case .native: return (w, h)
         case .exact(let tw, let th): return (tw, th)
@@ -94,8 +95,8 @@ public final class VideoReader {
     public let path: String
     public let info: VideoStreamInfo
     private var format: UnsafeMutablePointer<AVFormatContext>?
-    private let stream: UnsafeMutablePointer<AVStream>
-    private let codec: UnsafePointer<AVCodec>
+    let stream: UnsafeMutablePointer<AVStream>
+    let codec: UnsafePointer<AVCodec>
 
     /// Opens `path`. `videoStream` picks the n-th video stream (default the first).
     public init(path: String, videoStream: Int = 0) throws {
@@ -162,7 +163,7 @@ public final class VideoReader {
     deinit { avformat_close_input(&format) }
 
     /// Whether packets were read since opening (then decoding from the start seeks back first).
-    private var hasRead = false
+    var hasRead = false
 
     /// Clockwise display rotation from the stream's display matrix, as the ffmpeg command applies it.
     static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
@@ -191,6 +192,27 @@ public final class VideoReader {
     @discardableResult
     private func decode(size: FrameSize, threads: Int, from start: (index: Int, pts: Int64)?,
                         _ body: (RGBFrame) throws -> Bool) throws -> [DecodeWarning] {
+        let converter = FrameConverter(rotation: info.rotation, size: size)
+        return try decodeFrames(threads: threads, from: start) { frame, index in
+            let rgb = try converter.convert(frame, path: path)
+            return try body(RGBFrame(index: index, time: time(of: frame), width: rgb.width, height: rgb.height, pixels: rgb.pixels))
+        }
+    }
+
+    /// The frame's presentation time in seconds, nil without a timestamp.
+    func time(of frame: UnsafeMutablePointer<AVFrame>) -> Double? {
+        let pts = frame.pointee.best_effort_timestamp
+        return pts == vip_av_nopts_value() ? nil : Double(pts) * av_q2d(stream.pointee.time_base)
+    }
+
+    /// The decoding loop: every decoded frame (from `start` on, when given) goes to `visit` with its
+    /// index, unconverted; `visit` returns false to stop. Damage ends or skips with warnings.
+    ///
+    /// `mayDiscard` (packet timestamp -> Bool) lets the decoder drop the non-reference frames of
+    /// those packets (no other frame depends on them); then the visited frames' indices count only
+    /// what was decoded, and the caller places frames by their timestamps.
+    func decodeFrames(threads: Int, from start: (index: Int, pts: Int64)?, mayDiscard: ((Int64) -> Bool)? = nil,
+                      _ visit: (UnsafeMutablePointer<AVFrame>, Int) throws -> Bool) throws -> [DecodeWarning] {
         guard let ctx = avcodec_alloc_context3(codec) else {
             throw MediaError.ffmpeg(path: path, operation: "allocating a decoder", detail: "out of memory")
         }
@@ -216,11 +238,9 @@ public final class VideoReader {
         var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
         var frame: UnsafeMutablePointer<AVFrame>? = av_frame_alloc()
         defer { av_packet_free(&packet); av_frame_free(&frame) }
-        let converter = FrameConverter(rotation: info.rotation, size: size)
         var warnings: [DecodeWarning] = []
         var index = start?.index ?? 0
         var stop = false
-        let timeBase = av_q2d(stream.pointee.time_base)
 
         func drain() throws {
             while !stop {
@@ -230,17 +250,12 @@ public final class VideoReader {
                     warnings.append(DecodeWarning(path: path, message: "decoding frame \(index) failed: \(ffmpegError(r))"))
                     return
                 }
+                defer { av_frame_unref(frame) }
                 let pts = frame!.pointee.best_effort_timestamp
-                if let start, pts != vip_av_nopts_value(), pts < start.pts {
-                    av_frame_unref(frame)  // before the target: decoded only to reach it
-                    continue
-                }
-                let rgb = try converter.convert(frame!, path: path)
-                let out = RGBFrame(index: index, time: pts == vip_av_nopts_value() ? nil : Double(pts) * timeBase,
-                                   width: rgb.width, height: rgb.height, pixels: rgb.pixels)
-                av_frame_unref(frame)
+                if let start, pts != vip_av_nopts_value(), pts < start.pts { continue }  // decoded only to reach the target
+                let more = try visit(frame!, index)
                 index += 1
-                if try !body(out) { stop = true }
+                if !more { stop = true }
             }
         }
 
@@ -255,6 +270,10 @@ public final class VideoReader {
             }
             defer { av_packet_unref(packet) }
             guard packet!.pointee.stream_index == stream.pointee.index else { continue }
+            if let mayDiscard {
+                let pts = packet!.pointee.pts
+                ctx.pointee.skip_frame = pts != vip_av_nopts_value() && mayDiscard(pts) ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
+            }
             let s = avcodec_send_packet(ctx, packet)
             if s < 0 && s != vip_averror(EAGAIN) {
                 decodeErrors += 1
@@ -300,6 +319,9 @@ public final class VideoReader {
 
     /// How many `frame(at:)` calls had to decode from the start instead of seeking.
     public private(set) var sequentialFallbacks = 0
+    /// How many `frames(_:size:table:)` calls seeked, found frames other than the table's, and
+    /// decoded from the start instead.
+    public internal(set) var seekFallbacks = 0
 
     /// Frame `index` by random access: seek to the keyframe before it and decode forward. Gives the
     /// same pixels as decoding sequentially; falls back to sequential decoding where the stream's
@@ -330,9 +352,8 @@ public final class VideoReader {
 
     /// The number of frames that actually decode (slow: decodes the whole stream, without converting).
     public func countFrames() throws -> (count: Int, warnings: [DecodeWarning]) {
-        var n = 0
-        let w = try decode(size: .exact(width: 16, height: 16)) { _ in n += 1; return true }
-        return (n, w)
+        let (table, warnings) = try frameTable()
+        return (table.count, warnings)
     }
 }
 

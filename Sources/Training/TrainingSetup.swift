@@ -24,6 +24,12 @@ public enum TrainingSetup {
         return .flow(root: flowRoot)
     }
 
+    /// The frame index of what a configuration reads: the dataset's videos, or the extracted flow.
+    public static func frameIndex(_ modality: Modality, dataset: VideoDataset) -> FrameIndex {
+        if case .flow(let root) = modality { return FrameIndex(root: root) }
+        return FrameIndex(root: dataset.root)
+    }
+
     /// Training clips (shuffled, augmented; TCLR's views for the TCLR objective) and, for a
     /// classifier, validation views (the centre crop of the middle clip).
     public static func loaders(_ c: TrainingConfiguration, dataset: VideoDataset, flowRoot: String?, workers: Int = 2,
@@ -45,14 +51,15 @@ public enum TrainingSetup {
                                   normalisation: c.normalisation.value, modality: modality)
             sampler.augmentedCopies = c.augmentedCopies
         }
+        let index = frameIndex(modality, dataset: dataset)
         let trainLoader = ClipLoader(items: train, sampler: sampler, batchSize: c.batch, workers: workers, seed: c.seed,
-                                     shuffle: true, cacheBytes: cacheBytes)
+                                     shuffle: true, cacheBytes: cacheBytes, frameIndex: index)
         let val = items("val")
         guard c.objective == .supervised, !val.isEmpty else { return (trainLoader, nil) }
         let valSampler = ClipSampler(clip: clip, shortSide: c.shortSide,
                                      mode: .test(crops: 1, clips: 1, rule: .slowfastOffset, cropRule: .slowfast, size: c.crop),
                                      normalisation: c.normalisation.value, modality: modality)
         return (trainLoader, ClipLoader(items: val, sampler: valSampler, batchSize: c.batch, workers: workers, seed: c.seed,
-                                        shuffle: false, cacheBytes: cacheBytes))
+                                        shuffle: false, cacheBytes: cacheBytes, frameIndex: index))
     }
 }

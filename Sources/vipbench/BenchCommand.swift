@@ -192,7 +192,16 @@ struct Decode: ParsableCommand {
 
 struct Loader: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Training clips per second at 16x112x112 with TCLR's augmentations, decoding and from the cache.")
+        abstract: "Training clips per second at 16x112x112 with TCLR's augmentations, beside decord's on the same clips.",
+        discussion: """
+            Builds the dataset's frame index if needed (timed), then loads one epoch of training \
+            clips (16x2, short side 128) decoding only what each clip needs, the same clips \
+            decoding whole videos (the loader without an index), and from the frame cache; decord \
+            (through python3, when it imports) reads the same frames at the same size on one \
+            thread. Then the frames of 3x10 test views against one sequential decode per video. \
+            Each figure is the best of two interleaved rounds. Real footage in the challenge's \
+            layout: Benchmarks/make_loader_footage.sh makes 16 videos from the test fixtures.
+            """)
 
     @Argument(help: ArgumentHelp("A dataset folder in the challenge's layout (for example one made by `vipbench dataset synth`).", valueName: "dir"))
     var dir: String
@@ -207,13 +216,22 @@ struct Loader: ParsableCommand {
     var json = false
 
     func run() throws {
+        guard workers >= 1, clips >= 1 else { throw ValidationError("--workers and --clips must be at least 1") }
         let dataset = try DatasetCommand.open(dir)
-        let r = DataBenchmarks.loader(dataset: dataset, clips: clips, workers: workers)
-        if json {
-            print("{\"clips\": \(r.clips), \"workers\": \(r.workers), \"cold_clips_per_second\": \(fixed2(r.coldClipsPerSecond)), \"cached_clips_per_second\": \(fixed2(r.cachedClipsPerSecond))}")
+        let r = try DataBenchmarks.loader(dataset: dataset, clips: clips, workers: workers)
+        if json { print(try encodeJSON(r, pretty: false)); return }
+        print(String(format: "%d clips of 16x112x112, %d workers (frame index built in %.1f s)", r.clips, r.workers, r.indexSeconds))
+        print(String(format: "  decoding what each clip needs  %7.2f clips/s  (%.2f per core)", r.coldClipsPerSecond, r.coldClipsPerSecond / Double(r.workers)))
+        print(String(format: "  decoding whole videos          %7.2f clips/s", r.wholeVideoClipsPerSecond))
+        print(String(format: "  from the frame cache           %7.2f clips/s", r.cachedClipsPerSecond))
+        if let d = r.decordClipsPerSecond, let ratio = r.perCoreRatioToDecord {
+            print(String(format: "  decord, same clips             %7.2f clips/s (%@); vipbench per core / decord: %.2fx", d, r.decordNote ?? "", ratio))
         } else {
-            print(String(format: "%d clips of 16x112x112, %d workers: %.1f clips/s decoding, %.1f clips/s from the frame cache", r.clips, r.workers, r.coldClipsPerSecond, r.cachedClipsPerSecond))
+            print("  decord: \(r.decordNote ?? "not measured")")
         }
+        let t = r.testViews
+        print(String(format: "test views 3x10 of 16x2, %d videos: %.3f s per video, one sequential decode %.3f s (%.2fx)",
+                     t.videos, t.viewsSecondsPerVideo, t.sequentialSecondsPerVideo, t.ratio))
     }
 }
 

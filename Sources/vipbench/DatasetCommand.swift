@@ -113,7 +113,13 @@ struct DatasetCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Count videos per split and class, and list every missing, undecodable or too-short video.",
-            discussion: "Decodes every video (frames are counted by decoding, not read from headers). Exits 0 unless --strict and something is wrong.")
+            discussion: """
+                Decodes every video (frames are counted by decoding, not read from headers) and keeps \
+                what it found in the dataset's frame index (.vipbench/frame-index.json: frame counts, \
+                timestamps and keyframes), so training decodes only the part of a video each clip \
+                needs; a video whose file has not changed since is not decoded again. Exits 0 unless \
+                --strict and something is wrong.
+                """)
 
         @Argument(help: ArgumentHelp("The dataset folder (annotations/ and train|val|test/).", valueName: "dir"))
         var dir: String
@@ -130,15 +136,20 @@ struct DatasetCommand: ParsableCommand {
         func run() throws {
             let dataset = try DatasetCommand.open(dir)
             let bar = ProgressBar(total: dataset.items.count, label: "videos")
-            let report = DatasetCheck.run(dataset, minimumFrames: minFrames) { bar.update($0) }
+            let index = FrameIndex(root: dataset.root)
+            let report = DatasetCheck.run(dataset, minimumFrames: minFrames, index: index) { bar.update($0) }
+            var indexFile: String? = index.file
+            do { try index.save() } catch { note("\(error) (the loader builds it again on first use)"); indexFile = nil }
             if json {
-                let counts = report.counts.keys.sorted().map { split in
-                    "\(jsonString(split)): {" + report.counts[split]!.keys.sorted().map { "\(jsonString($0)): \(report.counts[split]![$0]!)" }.joined(separator: ", ") + "}"
-                }.joined(separator: ", ")
-                let problems = report.problems.map {
-                    "{\"id\": \(jsonString($0.id)), \"split\": \(jsonString($0.split)), \"kind\": \(jsonString($0.kind)), \"path\": \(jsonString($0.path)), \"reason\": \(jsonString($0.reason))}"
-                }.joined(separator: ",\n    ")
-                print("{\n  \"videos\": \(report.videos),\n  \"classes\": \(dataset.classes.count),\n  \"counts\": {\(counts)},\n  \"problems\": [\n    \(problems)\n  ]\n}")
+                struct Summary: Encodable {
+                    var videos: Int
+                    var classes: Int
+                    var counts: [String: [String: Int]]
+                    var problems: [DatasetCheck.Problem]
+                    var frameIndex: String?
+                }
+                print(try encodeJSON(Summary(videos: report.videos, classes: dataset.classes.count, counts: report.counts,
+                                             problems: report.problems, frameIndex: indexFile)))
             } else {
                 print("\(dir): \(report.videos) videos, \(dataset.classes.count) classes")
                 for split in report.counts.keys.sorted() {
@@ -146,6 +157,7 @@ struct DatasetCommand: ParsableCommand {
                     let values = per.values
                     print("  \(split): \(values.reduce(0, +)) videos, \(per.count) classes, \(values.min() ?? 0)-\(values.max() ?? 0) per class")
                 }
+                if let indexFile { print("frame index (frame counts and keyframes, for the loader): \(indexFile)") }
                 if report.problems.isEmpty {
                     print("no problems")
                 } else {

@@ -1,0 +1,103 @@
+import Foundation
+import Media
+
+/// Where every video's frames are (`FrameTable`: the count that decodes, timestamps, keyframes),
+/// built once per video and kept in `<root>/.vipbench/frame-index.json`, so the loader can decode
+/// only the part of a video a clip needs. An entry is rebuilt when its file's size or modification
+/// time changes. Built by `dataset check` or on first use; a folder that cannot be written keeps
+/// its index in memory only.
+public final class FrameIndex: @unchecked Sendable {
+    public struct Entry: Codable, Equatable, Sendable {
+        public var bytes: Int64
+        public var modified: Double
+        /// Displayed size (after rotation).
+        public var width: Int
+        public var height: Int
+        public var table: FrameTable
+        /// What decoding the whole video met (damage), as messages.
+        public var warnings: [String]
+    }
+
+    static let format = "vipbench-frame-index-1"
+
+    struct Stored: Codable {
+        var format = FrameIndex.format
+        var videos: [String: Entry]
+    }
+
+    public let root: String
+    public let file: String
+    private var entries: [String: Entry] = [:]
+    private var unsaved = 0
+    private let lock = NSLock()
+    /// Entries this process built (decoded a video to make them).
+    public private(set) var built = 0
+
+    /// Opens the index of the folder `root` (`file` overrides where it is kept). An unreadable or
+    /// foreign index file is ignored: its entries are rebuilt as videos are used.
+    public init(root: String, file: String? = nil) {
+        self.root = root
+        self.file = file ?? "\(root)/.vipbench/frame-index.json"
+        if let data = FileManager.default.contents(atPath: self.file),
+           let stored = try? JSONDecoder().decode(Stored.self, from: data), stored.format == FrameIndex.format {
+            entries = stored.videos
+        }
+    }
+
+    /// Videos in the index (up to date or not).
+    public var count: Int { lock.lock(); defer { lock.unlock() }; return entries.count }
+
+    /// Entries not yet written to `file`.
+    public var unsavedEntries: Int { lock.lock(); defer { lock.unlock() }; return unsaved }
+
+    func key(_ path: String) -> String {
+        path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
+    }
+
+    /// The entry of the video at `path`, decoding it (without converting a frame) when the index
+    /// has none or the file changed since.
+    public func entry(for path: String) throws -> Entry {
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch { throw MediaError.fileNotFound(path: path) }
+        let bytes = (attributes[.size] as? NSNumber)?.int64Value ?? -1
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let k = key(path)
+        lock.lock()
+        if let e = entries[k], e.bytes == bytes, e.modified == modified { lock.unlock(); return e }
+        lock.unlock()
+        let reader = try VideoReader(path: path)
+        let (table, warnings) = try reader.frameTable()
+        let e = Entry(bytes: bytes, modified: modified, width: reader.info.width, height: reader.info.height, table: table,
+                      warnings: warnings.map(\.message))
+        lock.lock()
+        entries[k] = e
+        unsaved += 1
+        built += 1
+        lock.unlock()
+        return e
+    }
+
+    /// Writes the index when it has new entries (to a temporary name, then renamed).
+    public func save() throws {
+        lock.lock()
+        guard unsaved > 0 else { lock.unlock(); return }
+        let stored = Stored(videos: entries)
+        unsaved = 0
+        lock.unlock()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try encoder.encode(stored).write(to: URL(fileURLWithPath: file), options: .atomic)
+        } catch {
+            lock.lock(); unsaved += 1; lock.unlock()
+            throw FrameIndexError(path: file, message: "cannot write the frame index: \(error.localizedDescription)")
+        }
+    }
+}
+
+public struct FrameIndexError: Error, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    public var description: String { "\(path): \(message)" }
+}
