@@ -144,7 +144,7 @@ public enum DataBenchmarks {
         let sampler = ClipSampler(clip: clip, shortSide: side, mode: .train(.tclr(size: 112)))
         let index = index ?? FrameIndex(root: dataset.root)
         let t0 = Timing.now()
-        let entries = try items.map { try index.entry(for: $0.path) }
+        let entries = try index.entries(for: items.map(\.path), jobs: workers)
         let indexSeconds = Timing.now() - t0
         try? index.save()
 

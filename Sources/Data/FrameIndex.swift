@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Media
 
@@ -31,7 +32,10 @@ public final class FrameIndex: @unchecked Sendable {
     private var unsaved = 0
     private let lock = NSLock()
     /// Entries this process built (decoded a video to make them).
-    public private(set) var built = 0
+    public var built: Int { lock.lock(); defer { lock.unlock() }; return builtCount }
+    private var builtCount = 0
+    /// New entries are written every this many (a long first epoch that dies keeps most of them).
+    static let saveEvery = 200
 
     /// Opens the index of the folder `root` (`file` overrides where it is kept). An unreadable or
     /// foreign index file is ignored: its entries are rebuilt as videos are used.
@@ -58,7 +62,10 @@ public final class FrameIndex: @unchecked Sendable {
     /// has none or the file changed since.
     public func entry(for path: String) throws -> Entry {
         let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch { throw MediaError.fileNotFound(path: path) }
+        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
+            if !FileManager.default.fileExists(atPath: path) { throw MediaError.fileNotFound(path: path) }
+            throw FrameIndexError(path: path, message: "cannot be read: \(error.localizedDescription)")
+        }
         let bytes = (attributes[.size] as? NSNumber)?.int64Value ?? -1
         let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         let k = key(path)
@@ -72,9 +79,27 @@ public final class FrameIndex: @unchecked Sendable {
         lock.lock()
         entries[k] = e
         unsaved += 1
-        built += 1
+        builtCount += 1
+        let due = unsaved >= FrameIndex.saveEvery
         lock.unlock()
+        if due { try? save() }  // best effort here; the loader saves again at the end of the epoch
         return e
+    }
+
+    /// The entries of several videos, built `jobs` at a time; the first failure is thrown.
+    public func entries(for paths: [String], jobs: Int) throws -> [Entry] {
+        var results = [Result<Entry, Error>?](repeating: nil, count: paths.count)
+        let lock = NSLock()
+        var next = 0
+        DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, paths.count))) { _ in
+            while true {
+                lock.lock(); let i = next; next += 1; lock.unlock()
+                guard i < paths.count else { return }
+                let r = Result { try entry(for: paths[i]) }
+                lock.lock(); results[i] = r; lock.unlock()
+            }
+        }
+        return try results.map { try $0!.get() }
     }
 
     /// Writes the index when it has new entries (to a temporary name, then renamed).

@@ -61,16 +61,23 @@ extension FrameTable: Codable {
         count = try c.decode(Int.self, forKey: .count)
         keyframes = try c.decode([Int].self, forKey: .keyframes)
         guard let runs = try c.decodeIfPresent([[Int64]].self, forKey: .timestampRuns) else { timestamps = nil; return }
+        func corrupt(_ why: String) -> DecodingError { .dataCorruptedError(forKey: .timestampRuns, in: c, debugDescription: why) }
+        guard count >= 0, zip(keyframes, keyframes.dropFirst()).allSatisfy({ $0 < $1 }), keyframes.allSatisfy({ $0 >= 0 && $0 < count }) else {
+            throw corrupt("keyframes must be ascending frame indices below \(count)")
+        }
         var t: [Int64] = []
+        t.reserveCapacity(count)
         for r in runs {
-            guard r.count == 3, r[2] >= 1 else {
-                throw DecodingError.dataCorruptedError(forKey: .timestampRuns, in: c, debugDescription: "a run is [first, step, length >= 1]")
+            guard r.count == 3, r[2] >= 1, r[2] <= Int64(count - t.count) else { throw corrupt("a run is [first, step >= 1, length >= 1] within \(count) frames") }
+            guard r[1] >= 1 || r[2] == 1 else { throw corrupt("timestamps must increase") }
+            for k in 0..<r[2] {
+                let (step, o1) = k.multipliedReportingOverflow(by: r[1])
+                let (value, o2) = r[0].addingReportingOverflow(step)
+                guard !o1, !o2, t.last.map({ value > $0 }) ?? true else { throw corrupt("timestamps must increase without overflowing") }
+                t.append(value)
             }
-            for k in 0..<r[2] { t.append(r[0] + k * r[1]) }
         }
-        guard t.count == count else {
-            throw DecodingError.dataCorruptedError(forKey: .timestampRuns, in: c, debugDescription: "\(t.count) timestamps for \(count) frames")
-        }
+        guard t.count == count else { throw corrupt("\(t.count) timestamps for \(count) frames") }
         timestamps = t
     }
 }
@@ -81,8 +88,10 @@ extension VideoReader {
         var times: [Int64] = [], keys: [Int] = []
         var indexable = true
         let warnings = try decodeFrames(threads: 1, from: nil) { frame, index in
+            // Only the frame's own timestamp indexes it: FFmpeg's best guess for a frame without
+            // one depends on what was decoded before, which differs after a seek.
             let pts = frame.pointee.best_effort_timestamp
-            if pts == vip_av_nopts_value() || times.last.map({ pts <= $0 }) == true { indexable = false }
+            if pts == vip_av_nopts_value() || pts != frame.pointee.pts || times.last.map({ pts <= $0 }) == true { indexable = false }
             times.append(pts)
             if vip_frame_is_key(frame) != 0 { keys.append(index) }
             return true
@@ -93,7 +102,7 @@ extension VideoReader {
     /// The frames at `wanted` (ascending, each once), converted to `size`; frames in between are
     /// decoded but not converted, and decoding stops after the last one wanted. With a `table` whose
     /// timestamps index the frames, decoding starts at the keyframe at or before the first frame
-    /// wanted, and H.264 and HEVC skip the non-reference frames not wanted; without a table, or when
+    /// wanted, and H.264 skips the non-reference frames not wanted; without a table, or when
     /// what the decoder gives does not match it (counted in `seekFallbacks`), decoding starts at the
     /// first frame and skips nothing. Either way the pixels are sequential decoding's.
     /// Fewer frames come back when the video ends before the last one wanted.
@@ -104,13 +113,15 @@ extension VideoReader {
         guard let first = wanted.first else { return ([], []) }
         let converter = FrameConverter(rotation: info.rotation, size: size)
 
-        func run(from start: (index: Int, pts: Int64)?, expected: [Int64]?) throws -> (frames: [RGBFrame], warnings: [DecodeWarning], matched: Bool) {
+        func run(from start: (index: Int, pts: Int64, seek: Int64)?, expected: [Int64]?) throws -> (frames: [RGBFrame], warnings: [DecodeWarning], matched: Bool) {
             var out: [RGBFrame] = []
             var next = 0, matched = true
-            // With the table, H.264 and HEVC may drop the non-reference frames nobody wants (B-frames,
-            // about half of x264's output): a frame is then placed by its timestamp, not by counting.
+            // With the table, H.264 may drop the non-reference frames nobody wants (B-frames, about
+            // half of x264's output): a frame is then placed by its timestamp, not by counting.
+            // Not HEVC: FFmpeg's decoder drops every sub-layer non-reference picture there, which
+            // a higher temporal layer may still reference.
             var discard: ((Int64) -> Bool)?
-            if let expected, [AV_CODEC_ID_H264, AV_CODEC_ID_HEVC].contains(codec.pointee.id) {
+            if let expected, codec.pointee.id == AV_CODEC_ID_H264 {
                 let keep = Set(wanted.lazy.filter { $0 < expected.count }.map { expected[$0] })
                 discard = { !keep.contains($0) }
             }
@@ -125,11 +136,11 @@ extension VideoReader {
                 }
                 guard index <= wanted[next] else { matched = false; return false }  // a wanted frame did not come
                 if wanted[next] == index {
-                    if next == 0 && index > 0 {
+                    if next == 0 && index > 0 && frame.pointee.format != AV_PIX_FMT_GRAY8.rawValue {
                         // swscale's first conversion with a new context differs from every later
                         // one at some sizes (seen at odd output widths: 85x48 from 1280x720). In
                         // sequential decoding only frame 0 gets that first call, so convert once
-                        // and throw it away.
+                        // and throw it away. (Grey flow frames are copied, not scaled.)
                         _ = try converter.convert(frame, path: path)
                     }
                     let rgb = try converter.convert(frame, path: path)
@@ -142,9 +153,10 @@ extension VideoReader {
             return (out, warnings, matched)
         }
 
-        if let table, let times = table.timestamps, first < times.count {
-            let seek = table.keyframe(before: first) > 0
-            let r = try run(from: seek ? (first, times[first]) : nil, expected: times)
+        if let table, let times = table.timestamps {
+            if first >= times.count { return ([], []) }
+            let key = table.keyframe(before: first)
+            let r = try run(from: key > 0 ? (first, times[first], times[key]) : nil, expected: times)
             if r.matched { return (r.frames, r.warnings) }
             seekFallbacks += 1
         }

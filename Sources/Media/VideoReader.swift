@@ -184,16 +184,8 @@ public final class VideoReader {
     @discardableResult
     public func decode(size: FrameSize = .native, threads: Int = 1,
                        _ body: (RGBFrame) throws -> Bool) throws -> [DecodeWarning] {
-        try decode(size: size, threads: threads, from: nil, body)
-    }
-
-    /// Decoding from frame `from` (index and presentation timestamp): seek to the keyframe at or
-    /// before it, decode forward, drop earlier frames.
-    @discardableResult
-    private func decode(size: FrameSize, threads: Int, from start: (index: Int, pts: Int64)?,
-                        _ body: (RGBFrame) throws -> Bool) throws -> [DecodeWarning] {
         let converter = FrameConverter(rotation: info.rotation, size: size)
-        return try decodeFrames(threads: threads, from: start) { frame, index in
+        return try decodeFrames(threads: threads, from: nil) { frame, index in
             let rgb = try converter.convert(frame, path: path)
             return try body(RGBFrame(index: index, time: time(of: frame), width: rgb.width, height: rgb.height, pixels: rgb.pixels))
         }
@@ -211,7 +203,10 @@ public final class VideoReader {
     /// `mayDiscard` (packet timestamp -> Bool) lets the decoder drop the non-reference frames of
     /// those packets (no other frame depends on them); then the visited frames' indices count only
     /// what was decoded, and the caller places frames by their timestamps.
-    func decodeFrames(threads: Int, from start: (index: Int, pts: Int64)?, mayDiscard: ((Int64) -> Bool)? = nil,
+    ///
+    /// `start`: seek to `seek` (the keyframe's timestamp) and drop the frames before `pts`, the
+    /// first one visited being frame `index`.
+    func decodeFrames(threads: Int, from start: (index: Int, pts: Int64, seek: Int64)?, mayDiscard: ((Int64) -> Bool)? = nil,
                       _ visit: (UnsafeMutablePointer<AVFrame>, Int) throws -> Bool) throws -> [DecodeWarning] {
         guard let ctx = avcodec_alloc_context3(codec) else {
             throw MediaError.ffmpeg(path: path, operation: "allocating a decoder", detail: "out of memory")
@@ -226,7 +221,7 @@ public final class VideoReader {
         guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "opening the decoder", detail: ffmpegError(rc)) }
 
         if let start {
-            rc = av_seek_frame(format, Int32(stream.pointee.index), start.pts, AVSEEK_FLAG_BACKWARD)
+            rc = av_seek_frame(format, Int32(stream.pointee.index), start.seek, AVSEEK_FLAG_BACKWARD)
             guard rc >= 0 else { throw MediaError.ffmpeg(path: path, operation: "seeking", detail: ffmpegError(rc)) }
         } else if hasRead {
             // Start from the beginning (a reader can decode more than once). Not before the first
@@ -297,50 +292,39 @@ public final class VideoReader {
         return warnings
     }
 
-    /// Presentation timestamps of every frame, in order, from the packets (demuxing only), or nil
-    /// when the stream's timestamps cannot index frames (missing or repeated).
-    private lazy var frameTimestamps: [Int64]? = {
+    /// Where the frames are, from the packets alone (demuxing, no decoding): their timestamps and
+    /// keyframes, or nil when the timestamps cannot index frames (missing or repeated). Cheaper than
+    /// `frameTable()` for one lookup; `frames(_:size:table:)` checks it against what decodes.
+    private lazy var packetTable: FrameTable? = {
         guard let packet = av_packet_alloc() else { return nil }
         var p: UnsafeMutablePointer<AVPacket>? = packet
         defer { av_packet_free(&p) }
         if hasRead { avformat_seek_file(format, Int32(stream.pointee.index), Int64.min, 0, 0, 0) }
         hasRead = true
-        var times: [Int64] = []
+        var times: [Int64] = [], keys: [Int64] = []
         while av_read_frame(format, packet) >= 0 {
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == stream.pointee.index else { continue }
             if packet.pointee.pts == vip_av_nopts_value() { return nil }
             times.append(packet.pointee.pts)
+            if packet.pointee.flags & AV_PKT_FLAG_KEY != 0 { keys.append(packet.pointee.pts) }
         }
         times.sort()
         guard Set(times).count == times.count else { return nil }
-        return times
+        let keyframes = keys.compactMap { FrameTable.position(of: $0, in: times) }.sorted()
+        return FrameTable(count: times.count, timestamps: times, keyframes: keyframes)
     }()
 
-    /// How many `frame(at:)` calls had to decode from the start instead of seeking.
-    public private(set) var sequentialFallbacks = 0
-    /// How many `frames(_:size:table:)` calls seeked, found frames other than the table's, and
-    /// decoded from the start instead.
+    /// How many `frames(_:size:table:)` (and `frame(at:)`) calls found frames other than the
+    /// table's and decoded from the start instead.
     public internal(set) var seekFallbacks = 0
 
     /// Frame `index` by random access: seek to the keyframe before it and decode forward. Gives the
     /// same pixels as decoding sequentially; falls back to sequential decoding where the stream's
     /// timestamps cannot index its frames.
     public func frame(at index: Int, size: FrameSize = .native) throws -> RGBFrame? {
-        if let times = frameTimestamps, index >= 0, index < times.count {
-            var found: RGBFrame?
-            try decode(size: size, threads: 1, from: (index, times[index])) { f in found = f; return false }
-            if let found, let t = found.time, abs(t - Double(times[index]) * av_q2d(stream.pointee.time_base)) < 1e-9 {
-                return found
-            }
-        }
-        sequentialFallbacks += 1
-        var found: RGBFrame?
-        try decode(size: size) { f in
-            if f.index == index { found = f; return false }
-            return true
-        }
-        return found
+        guard index >= 0 else { return nil }
+        return try frames([index], size: size, table: packetTable).frames.first
     }
 
     /// Every frame, decoded.

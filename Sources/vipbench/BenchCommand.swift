@@ -198,8 +198,9 @@ struct Loader: ParsableCommand {
             clips (16x2, short side 128) decoding only what each clip needs, the same clips \
             decoding whole videos (the loader without an index), and from the frame cache; decord \
             (through python3, when it imports) reads the same frames at the same size on one \
-            thread. Then the frames of 3x10 test views against one sequential decode per video. \
-            Each figure is the best of two interleaved rounds. Real footage in the challenge's \
+            thread (the loaders and decord: best of two interleaved rounds). Then the frames of \
+            3x10 test views against one sequential decode per video (the better of two each, \
+            averaged over up to 8 videos). Real footage in the challenge's \
             layout: Benchmarks/make_loader_footage.sh makes 16 videos from the test fixtures.
             """)
 

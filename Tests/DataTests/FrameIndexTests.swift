@@ -49,13 +49,16 @@ final class FrameIndexTests: XCTestCase {
         XCTAssertEqual(index.built, ds.items.count, "each video scanned once")
         // Through the loader: a full cache switches to partial decoding; the batches do not change.
         let sampler = samplers(.rgb, shortSide: 40)[0]
-        func batches(cacheBytes: Int, index: FrameIndex?) -> [[Float]] {
+        func batches(cacheBytes: Int, index: FrameIndex?) -> (data: [[Float]], cacheFull: Bool?) {
             let loader = ClipLoader(items: ds.items, sampler: sampler, batchSize: 2, seed: 9, shuffle: true, cacheBytes: cacheBytes, frameIndex: index)
-            return (0..<2).flatMap { e in loader.batches(epoch: e).map(\.data) }
+            return ((0..<2).flatMap { e in loader.batches(epoch: e).map(\.data) }, loader.cache?.isFull)
         }
         let reference = batches(cacheBytes: 64 << 20, index: nil)
-        XCTAssertEqual(batches(cacheBytes: 0, index: index), reference)
-        XCTAssertEqual(batches(cacheBytes: 50_000, index: index), reference, "a cache too small for the set")
+        XCTAssertEqual(reference.cacheFull, false)
+        XCTAssertEqual(batches(cacheBytes: 0, index: index).data, reference.data)
+        let small = batches(cacheBytes: 50_000, index: index)
+        XCTAssertEqual(small.cacheFull, true, "the set outgrows the cache, so later clips decode partially")
+        XCTAssertEqual(small.data, reference.data, "a cache too small for the set")
     }
 
     func testFlowClipsReadOnlyTheirFrames() throws {

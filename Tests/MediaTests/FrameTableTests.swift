@@ -36,11 +36,37 @@ final class FrameTableTests: XCTestCase {
             }
             // Past the end: what exists comes back.
             XCTAssertEqual(try reader.frames([n - 1, n, n + 5], size: .shortSide(48), table: table).frames.map(\.index), [n - 1], name)
-            if name.hasPrefix("kinetics") || ["av1.mkv", "vp9-no-duration.webm", "flipping-pancake.mkv"].contains(name) {
+            if name.hasPrefix("kinetics") || ["av1.mkv", "vp9-no-duration.webm", "flipping-pancake.mkv", "hevc.mp4"].contains(name) {
                 XCTAssertNotNil(table.timestamps, "\(name): timestamps index its frames")
                 XCTAssertEqual(reader.seekFallbacks, 0, "\(name) should seek")
             }
         }
+    }
+
+    /// A clip that starts a frame or two before a keyframe seeks to the keyframe before it, not past
+    /// it (x264 with a keyframe every 10 frames and B-frames, whose decode order differs from
+    /// presentation order), and H.264 skips the non-reference frames it does not use.
+    func testClipsAroundKeyframes() throws {
+        let dir = NSTemporaryDirectory() + "vipbench-keyframes-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/g10.mp4"
+        let made = try FFmpegCommand.run(["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=3", "-c:v", "libx264", "-g", "10",
+                                          "-keyint_min", "10", "-bf", "3", "-pix_fmt", "yuv420p", path])
+        guard made.status == 0 else { throw XCTSkip("no libx264 in this ffmpeg: \(made.error)") }
+        let (table, _) = try VideoReader(path: path).frameTable()
+        XCTAssertGreaterThanOrEqual(table.keyframes.count, 5, "\(table.keyframes)")
+        XCTAssertNotNil(table.timestamps)
+        let sequential = try VideoReader(path: path).readAll(size: .shortSide(33)).frames
+        let reader = try VideoReader(path: path)
+        for key in table.keyframes where key >= 2 {
+            for wanted in [[key - 2, key - 1, key, key + 1], [key - 1, key + 3], [key + 1]] where wanted.last! < table.count {
+                let got = try reader.frames(wanted, size: .shortSide(33), table: table).frames
+                XCTAssertEqual(got.map(\.index), wanted)
+                XCTAssertTrue(zip(got, wanted).allSatisfy { $0.pixels == sequential[$1].pixels }, "frames \(wanted)")
+            }
+        }
+        XCTAssertEqual(reader.seekFallbacks, 0)
     }
 
     /// The kinetics clips have more than one keyframe: a clip after the second starts there.
@@ -60,7 +86,14 @@ final class FrameTableTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(FrameTable.self, from: JSONEncoder().encode(odd)), odd)
         let single = FrameTable(count: 1, timestamps: [7], keyframes: [0])
         XCTAssertEqual(try JSONDecoder().decode(FrameTable.self, from: JSONEncoder().encode(single)), single)
-        XCTAssertThrowsError(try JSONDecoder().decode(FrameTable.self, from: Data(#"{"count": 3, "keyframes": [0], "timestampRuns": [[0, 1, 2]]}"#.utf8)))
+        // A damaged index entry is an error, never a crash or a huge allocation.
+        for bad in [#"{"count": 3, "keyframes": [0], "timestampRuns": [[0, 1, 2]]}"#,
+                    #"{"count": 2, "keyframes": [0], "timestampRuns": [[9223372036854775807, 1, 2]]}"#,
+                    #"{"count": 2, "keyframes": [0], "timestampRuns": [[0, 1, 9000000000000000000]]}"#,
+                    #"{"count": 2, "keyframes": [0], "timestampRuns": [[5, 0, 2]]}"#,
+                    #"{"count": 2, "keyframes": [1, 0], "timestampRuns": [[0, 1, 2]]}"#] {
+            XCTAssertThrowsError(try JSONDecoder().decode(FrameTable.self, from: Data(bad.utf8)), bad)
+        }
     }
 
     /// A table that does not match the file (stale, or made for another one): the decoder's
