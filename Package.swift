@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Engine", "Models", "Data", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Experiments", dependencies: ["Training", "Models", "Engine", "Data", "Evaluation", "Store", "Plot"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Media", "Store", "CSV", "Plot"]),
-        .target(name: "Benchmarking", dependencies: ["Harness", "Engine", "Models", "Media", "Data", "Flow", "Store"]),
+        .target(name: "Benchmarking", dependencies: ["Harness", "Engine", "Models", "Media", "Data", "Flow", "Store", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
             "Harness", "Benchmarking", "Training", "Experiments", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Harness
 import Media
+import Plot
 import Store
 
 /// Decoding and loading speed, each against a baseline measured in the same run.

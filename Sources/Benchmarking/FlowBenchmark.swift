@@ -2,6 +2,7 @@ import Dispatch
 import Flow
 import Foundation
 import Harness
+import Plot
 import Store
 
 /// TV-L1 frame pairs per second against OpenCV's DualTVL1 measured in the same run (through

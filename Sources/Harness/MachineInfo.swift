@@ -115,12 +115,6 @@ public struct MachineInfo: Codable, Sendable {
     }
 }
 
-/// The path of an executable found on PATH, or nil.
-public func findExecutable(_ program: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    return path.split(separator: ":").map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
 /// Runs a program found on PATH and returns its standard output, or nil if it failed or is absent.
 func shell(_ program: String, _ arguments: [String]) -> String? {
     guard let exe = findExecutable(program) else { return nil }

@@ -29,12 +29,8 @@ public enum Gnuplot {
             }
             return explicit
         }
-        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = "\(dir)/gnuplot"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw Failure.missing(searched: "not on PATH")
+        guard let found = findExecutable("gnuplot", environment: environment) else { throw Failure.missing(searched: "not on PATH") }
+        return found
     }
 
     /// `gnuplot --version`, or nil when gnuplot is missing.
@@ -140,4 +136,10 @@ public func pngSize(atPath path: String) -> (width: Int, height: Int)? {
           Array(head[12..<16]) == Array("IHDR".utf8) else { return nil }
     func be32(_ i: Int) -> Int { Int(head[i]) << 24 | Int(head[i + 1]) << 16 | Int(head[i + 2]) << 8 | Int(head[i + 3]) }
     return (be32(16), be32(20))
+}
+
+/// The first executable called `program` on PATH (the environment's), or nil.
+public func findExecutable(_ program: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    return path.split(separator: ":").map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }

@@ -70,10 +70,7 @@ public struct TrainingCheckpoint: Sendable {
 
     /// The curve a checkpoint carries, read from its header alone (no weights are loaded).
     public static func history(ofFileAt path: String) throws -> [EpochRecord] {
-        let metadata: [String: String]
-        do { metadata = try SafetensorsFile.metadata(ofFileAt: path) } catch let e as SafetensorsError {
-            throw TrainingError.checkpoint(path: path, message: e.message)
-        }
+        let metadata = try readingCheckpoint(path) { try SafetensorsFile.metadata(ofFileAt: path) }
         try checkFormat(metadata, path: path)
         return try decodeHistory(metadata["history"], path: path)
     }
@@ -108,10 +105,7 @@ public struct TrainingCheckpoint: Sendable {
     }
 
     public init(contentsOf path: String) throws {
-        let file: SafetensorsFile
-        do { file = try SafetensorsFile(contentsOf: path) } catch let e as SafetensorsError {
-            throw TrainingError.checkpoint(path: path, message: e.message)
-        }
+        let file = try readingCheckpoint(path) { try SafetensorsFile(contentsOf: path) }
         func fail(_ m: String) -> TrainingError { .checkpoint(path: path, message: m) }
         try Self.checkFormat(file.metadata, path: path)
         func meta(_ key: String) throws -> String {
@@ -190,10 +184,7 @@ public struct InitReport: Sendable, Equatable {
 }
 
 public func initialise(_ model: Module, from path: String) throws -> InitReport {
-    let file: SafetensorsFile
-    do { file = try SafetensorsFile(contentsOf: path) } catch let e as SafetensorsError {
-        throw TrainingError.checkpoint(path: path, message: e.message)
-    }
+    let file = try readingCheckpoint(path) { try SafetensorsFile(contentsOf: path) }
     var available: [String: SafetensorsFile.Tensor] = [:]
     for (k, v) in file.tensors {
         if k.hasPrefix("optimizer/") { continue }
@@ -215,4 +206,9 @@ public func initialise(_ model: Module, from path: String) throws -> InitReport 
     }
     let skipped = available.keys.filter { !used.contains($0) }.sorted()
     return InitReport(loaded: loaded, skipped: skipped, fresh: fresh)
+}
+
+/// Reads a checkpoint file, a safetensors error becoming a checkpoint error that names the file.
+func readingCheckpoint<T>(_ path: String, _ read: () throws -> T) throws -> T {
+    do { return try read() } catch let e as SafetensorsError { throw TrainingError.checkpoint(path: path, message: e.message) }
 }
