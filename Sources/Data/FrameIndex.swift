@@ -3,10 +3,10 @@ import Foundation
 import Media
 
 /// Where every video's frames are (`FrameTable`: the count that decodes, timestamps, keyframes),
-/// built once per video and kept in `<root>/.vipbench/frame-index.json`, so the loader can decode
-/// only the part of a video a clip needs. An entry is rebuilt when its file's size or modification
-/// time changes. Built by `dataset check` or on first use; a folder that cannot be written keeps
-/// its index in memory only.
+/// built once per video and kept in `<root>/.vipbench/frame-index.json` (or, for a folder that
+/// cannot be written, in the user's cache), so the loader can decode only the part of a video a
+/// clip needs. An entry is rebuilt when its file's size or modification time changes. Built by
+/// `dataset check` or on first use.
 public final class FrameIndex: @unchecked Sendable {
     public struct Entry: Codable, Equatable, Sendable {
         public var bytes: Int64
@@ -27,7 +27,14 @@ public final class FrameIndex: @unchecked Sendable {
     }
 
     public let root: String
+    /// Where the index is kept: beside the dataset.
     public let file: String
+    /// Where it goes when the dataset's folder cannot be written (a shared, read-only dataset):
+    /// the user's cache, one file per dataset folder.
+    public let fallbackFile: String
+    /// The file the index was last read from or written to (nil before either).
+    public var location: String? { lock.lock(); defer { lock.unlock() }; return lastLocation }
+    private var lastLocation: String?
     private var entries: [String: Entry] = [:]
     private var unsaved = 0
     private let lock = NSLock()
@@ -37,15 +44,33 @@ public final class FrameIndex: @unchecked Sendable {
     /// New entries are written every this many (a long first epoch that dies keeps most of them).
     static let saveEvery = 200
 
-    /// Opens the index of the folder `root` (`file` overrides where it is kept). An unreadable or
-    /// foreign index file is ignored: its entries are rebuilt as videos are used.
-    public init(root: String, file: String? = nil) {
+    /// Opens the index of the folder `root`: `file` (default `<root>/.vipbench/frame-index.json`),
+    /// else the copy in `fallbackDirectory` (default `$XDG_CACHE_HOME` or `~/.cache`, then
+    /// `vipbench/frame-index`). An unreadable or foreign index file is ignored: its entries are
+    /// rebuilt as videos are used.
+    public init(root: String, file: String? = nil, fallbackDirectory: String? = nil) {
         self.root = root
         self.file = file ?? "\(root)/.vipbench/frame-index.json"
-        if let data = FileManager.default.contents(atPath: self.file),
-           let stored = try? JSONDecoder().decode(Stored.self, from: data), stored.format == FrameIndex.format {
-            entries = stored.videos
+        let environment = ProcessInfo.processInfo.environment
+        let cache = fallbackDirectory
+            ?? (environment["XDG_CACHE_HOME"].map { $0 + "/vipbench/frame-index" } ?? NSHomeDirectory() + "/.cache/vipbench/frame-index")
+        let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        fallbackFile = "\(cache)/\(FrameIndex.fnv1a(absolute)).json"
+        for candidate in [self.file, fallbackFile] {
+            if let data = FileManager.default.contents(atPath: candidate),
+               let stored = try? JSONDecoder().decode(Stored.self, from: data), stored.format == FrameIndex.format {
+                entries = stored.videos
+                lastLocation = candidate
+                break
+            }
         }
+    }
+
+    /// A stable name for a folder (64-bit FNV-1a of its path, hexadecimal).
+    static func fnv1a(_ s: String) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return String(h, radix: 16)
     }
 
     /// Videos in the index (up to date or not).
@@ -102,7 +127,8 @@ public final class FrameIndex: @unchecked Sendable {
         return try results.map { try $0!.get() }
     }
 
-    /// Writes the index when it has new entries (to a temporary name, then renamed).
+    /// Writes the index when it has new entries (to a temporary name, then renamed): beside the
+    /// dataset, or in the user's cache when the dataset's folder cannot be written.
     public func save() throws {
         lock.lock()
         guard unsaved > 0 else { lock.unlock(); return }
@@ -111,13 +137,20 @@ public final class FrameIndex: @unchecked Sendable {
         lock.unlock()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        do {
-            try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try encoder.encode(stored).write(to: URL(fileURLWithPath: file), options: .atomic)
-        } catch {
-            lock.lock(); unsaved += 1; lock.unlock()
-            throw FrameIndexError(path: file, message: "cannot write the frame index: \(error.localizedDescription)")
+        let data = try encoder.encode(stored)
+        var failures: [String] = []
+        for target in [file, fallbackFile] {
+            do {
+                try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try data.write(to: URL(fileURLWithPath: target), options: .atomic)
+                lock.lock(); lastLocation = target; lock.unlock()
+                return
+            } catch {
+                failures.append("\(target): \(error.localizedDescription)")
+            }
         }
+        lock.lock(); unsaved += 1; lock.unlock()
+        throw FrameIndexError(path: file, message: "cannot write the frame index (\(failures.joined(separator: "; ")))")
     }
 }
 

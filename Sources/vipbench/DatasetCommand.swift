@@ -138,8 +138,8 @@ struct DatasetCommand: ParsableCommand {
             let bar = ProgressBar(total: dataset.items.count, label: "videos")
             let index = FrameIndex(root: dataset.root)
             let report = DatasetCheck.run(dataset, minimumFrames: minFrames, index: index) { bar.update($0) }
-            var indexFile: String? = index.file
-            do { try index.save() } catch { note("\(error) (the loader builds it again on first use)"); indexFile = nil }
+            var indexFile: String?
+            do { try index.save(); indexFile = index.location } catch { note("\(error) (the loader builds it again on first use)") }
             if json {
                 struct Summary: Encodable {
                     var videos: Int

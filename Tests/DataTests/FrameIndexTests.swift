@@ -109,9 +109,23 @@ final class FrameIndexTests: XCTestCase {
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: ds.root + "/.vipbench/frame-index.json"))
         XCTAssertEqual(FrameIndex(root: ds.root).count, 0)
         XCTAssertThrowsError(try reopened.entry(for: ds.root + "/train/nope.mp4")) { XCTAssertTrue("\($0)".contains("nope.mp4")) }
-        // A folder that cannot be written: save says where and why.
-        let readOnly = FrameIndex(root: ds.root, file: "/proc/vipbench/frame-index.json")
+        // A dataset folder that cannot be written: the index goes to the cache, and is found there.
+        let cache = dir + "/cache"
+        let readOnly = FrameIndex(root: ds.root, file: "/proc/vipbench/frame-index.json", fallbackDirectory: cache)
         _ = try readOnly.entry(for: ds.items[2].path)
-        XCTAssertThrowsError(try readOnly.save()) { XCTAssertTrue("\($0)".contains("/proc/vipbench/frame-index.json")) }
+        try readOnly.save()
+        XCTAssertEqual(readOnly.location, readOnly.fallbackFile)
+        XCTAssertTrue(readOnly.fallbackFile.hasPrefix(cache + "/"))
+        let again = FrameIndex(root: ds.root, file: "/proc/vipbench/frame-index.json", fallbackDirectory: cache)
+        XCTAssertEqual(again.count, 1)
+        XCTAssertEqual(again.location, again.fallbackFile)
+        _ = try again.entry(for: ds.items[2].path)
+        XCTAssertEqual(again.built, 0)
+        // Neither place writable: save says where and why.
+        let nowhere = FrameIndex(root: ds.root, file: "/proc/vipbench/frame-index.json", fallbackDirectory: "/proc/vipbench-cache")
+        _ = try nowhere.entry(for: ds.items[2].path)
+        XCTAssertThrowsError(try nowhere.save()) {
+            XCTAssertTrue("\($0)".contains("/proc/vipbench/frame-index.json") && "\($0)".contains("/proc/vipbench-cache"), "\($0)")
+        }
     }
 }
