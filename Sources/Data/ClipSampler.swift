@@ -61,12 +61,17 @@ public struct ClipSampler: Sendable {
         }
     }
 
+    /// The frame cache's key of an item's frames: its flow file, or its video at `shortSide`.
+    func cacheKey(_ item: VideoDataset.Item) -> String {
+        if case .flow(let root) = modality { return "flow:" + FlowVideo.base(root: root, split: item.split, id: item.id) }
+        return "\(item.path)@\(shortSide)"
+    }
+
     /// Decodes (or takes from the cache) a whole video at `shortSide`: RGB24 frames, or for flow
     /// interleaved (x, y) bytes at the extracted size.
     public func frames(of item: VideoDataset.Item, cache: FrameCache?) throws -> FrameCache.Video {
         if case .flow(let root) = modality {
-            let base = "\(root)/\(item.split)/\(item.id)"
-            let key = "flow:\(base)"
+            let base = FlowVideo.base(root: root, split: item.split, id: item.id), key = cacheKey(item)
             if let v = cache?.get(key) { return v }
             let (record, planes) = try FlowVideo.read(base: base)
             guard !planes.isEmpty else { throw FlowError(path: FlowVideo.videoPath(base), message: "no flow frames") }
@@ -74,7 +79,7 @@ public struct ClipSampler: Sendable {
             cache?.put(key, v)
             return v
         }
-        let key = "\(item.path)@\(shortSide)"
+        let key = cacheKey(item)
         if let v = cache?.get(key) { return v }
         let reader = try VideoReader(path: item.path)
         var frames: [[UInt8]] = []
@@ -114,9 +119,9 @@ public struct ClipSampler: Sendable {
             }
         }
         guard let index, cache?.isFull ?? true else { return try whole() }
+        if let cache, cache.contains(cacheKey(item)) { return try whole() }
         if case .flow(let root) = modality {
-            let base = "\(root)/\(item.split)/\(item.id)"
-            if let cache, cache.contains("flow:\(base)") { return try whole() }
+            let base = FlowVideo.base(root: root, split: item.split, id: item.id)
             let entry = try index.entry(for: FlowVideo.videoPath(base))
             let (w, h) = (entry.width, entry.height / 2)
             guard entry.table.count > 0 else { throw FlowError(path: FlowVideo.videoPath(base), message: "no flow frames") }
@@ -124,7 +129,6 @@ public struct ClipSampler: Sendable {
                 try FlowVideo.read(base: base, frames: idx, table: entry.table).frames.mapValues(Self.interleaved)
             }
         }
-        if let cache, cache.contains("\(item.path)@\(shortSide)") { return try whole() }
         let entry = try index.entry(for: item.path)
         let (w, h) = FrameSize.shortSide(shortSide).target(width: entry.width, height: entry.height)
         guard entry.table.count > 0 else { throw MediaError.notAVideo(path: item.path, detail: "no frame decodes") }

@@ -26,6 +26,8 @@ public enum FlowVideo {
         public var decodeWarnings: [String] = []
     }
 
+    /// Where a video's flow lives in an extraction folder: `<root>/<split>/<videoid>` (+ .mkv, .json).
+    public static func base(root: String, split: String, id: String) -> String { "\(root)/\(split)/\(id)" }
     public static func videoPath(_ base: String) -> String { base + ".mkv" }
     public static func recordPath(_ base: String) -> String { base + ".json" }
 

@@ -150,7 +150,7 @@ struct FlowCommand: ParsableCommand {
             var items = split.map { dataset.items(split: $0) } ?? dataset.items
             if let split, items.isEmpty { throw ValidationError("\(data) has no videos in split '\(split)' (splits: \(dataset.splits.joined(separator: ", ")))") }
             if let limit { items = Array(items.prefix(limit)) }
-            let work = items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: "\(out)/\($0.split)/\($0.id)") }
+            let work = items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: FlowVideo.base(root: out, split: $0.split, id: $0.id)) }
             var extractor = FlowExtractor(parameters: parameters, preset: name, shortSide: shortSide, jobs: jobs)
             extractor.quantisation = FlowQuantisation(bound: bound)
             let bar = ProgressBar(total: work.count, label: "videos")

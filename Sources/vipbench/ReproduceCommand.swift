@@ -170,7 +170,7 @@ extension ReproduceCommand {
                                       shortSide: plan.shortSide, jobs: threads)
         // Every split, test included: the rows are scored on test too (the ensemble's searched
         // weights are applied there).
-        let work = ds.items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: "\(out)/\($0.split)/\($0.id)") }
+        let work = ds.items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: FlowVideo.base(root: out, split: $0.split, id: $0.id)) }
         let missing = work.filter { !extractor.isComplete($0) }
         if !missing.isEmpty {
             note("flow: extracting \(missing.count) of \(work.count) videos into \(out) (resumable)")
