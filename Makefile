@@ -11,7 +11,7 @@ DB         ?= results/vipbench.sqlite
 DATA       ?= data/motion
 FLOW       ?= data/motion-flow
 DEB_PACKAGES := libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
-                libsqlite3-dev gnuplot-nox ffmpeg pkg-config
+                libsqlite3-dev gnuplot-nox ffmpeg pkg-config libopenmpi-dev openmpi-bin
 # Native-library settings the tool sets for itself (Sources/Harness/ProcessTuning.swift); the test
 # runner gets them from here. Idle OpenBLAS threads sleep at once instead of spinning against the
 # engine's own loops; large tensors are reused from malloc's heap instead of fresh mmaps.

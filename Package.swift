@@ -11,6 +11,8 @@
 //   CSV, Plot, Safetensors (leaf utilities: RFC 4180 CSV, gnuplot rendering, safetensors files)
 //   CSV <- Annotations (the challenge's clsIdx.csv, label CSVs, corrupt list) <- Evaluation, Data
 //   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
+//   CMPI, Engine <- Distributed (Open MPI's ranks as the engine's `Collective`: gradient sums, gathers,
+//              broadcasts; who is launched by mpirun, which share of the work is whose)
 //   Engine, Models, Data, Safetensors <- Training (optimisers, schedules, losses, loops, checkpoints;
 //              reports through events, knows nothing of SQLite)
 //   Training, Evaluation, Store, Plot <- Experiments (Table 1's rows as typed configurations, plans)
@@ -41,12 +43,15 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         .target(name: "Flow", dependencies: ["Media"], swiftSettings: swiftSettings),
         .target(name: "Data", dependencies: ["Media", "Engine", "CSV", "Annotations", "Flow"], swiftSettings: swiftSettings),
+        .target(name: "Distributed", dependencies: ["CMPI", "Engine"], swiftSettings: swiftSettings),
         .target(name: "CSV"),
         .target(name: "Store", dependencies: ["CSQLite"]),
         .target(name: "Plot"),
@@ -58,7 +63,7 @@ let package = Package(
         .target(name: "Harness", dependencies: ["Engine", "Media", "Store", "CSV", "Plot"]),
         .target(name: "Benchmarking", dependencies: ["Harness", "Engine", "Models", "Media", "Data", "Flow", "Store", "Plot"]),
         .executableTarget(name: "vipbench", dependencies: [
-            "Harness", "Benchmarking", "Training", "Experiments", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow",
+            "Harness", "Benchmarking", "Training", "Experiments", "Store", "Plot", "Engine", "Models", "Media", "Data", "CSV", "Evaluation", "Safetensors", "Flow", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

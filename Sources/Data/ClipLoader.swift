@@ -77,14 +77,35 @@ public final class ClipLoader: @unchecked Sendable {
     public let cache: FrameCache?
     /// Where each video's frames are, so a clip decodes only what it needs (nil: whole videos).
     public let frameIndex: FrameIndex?
+    /// Which part of every batch this process loads (data-parallel training: the whole batch is
+    /// `batchSize`; rank r of n gets its r-th contiguous part).
+    public let shard: Shard
+
+    /// Part `rank` of `count` (0 of 1: everything).
+    public struct Shard: Sendable, Equatable {
+        public var rank: Int
+        public var count: Int
+        public init(rank: Int, count: Int) {
+            precondition(count >= 1 && (0..<count).contains(rank), "shard \(rank) of \(count)")
+            self.rank = rank; self.count = count
+        }
+        public static let whole = Shard(rank: 0, count: 1)
+
+        /// This shard's part of the positions `range` (a batch).
+        public func part(of range: Range<Int>) -> Range<Int> {
+            let n = range.count
+            return (range.lowerBound + rank * n / count)..<(range.lowerBound + (rank + 1) * n / count)
+        }
+    }
 
     public init(items: [VideoDataset.Item], sampler: ClipSampler, batchSize: Int, workers: Int = 2, prefetchBatches: Int = 2,
-                seed: UInt64, shuffle: Bool, cacheBytes: Int = 0, frameIndex: FrameIndex? = nil) {
+                seed: UInt64, shuffle: Bool, cacheBytes: Int = 0, frameIndex: FrameIndex? = nil, shard: Shard = .whole) {
         precondition(batchSize >= 1 && workers >= 1 && prefetchBatches >= 1)
         dataset = items; self.sampler = sampler; self.batchSize = batchSize; self.workers = workers
         self.prefetchBatches = prefetchBatches; self.seed = seed; self.shuffle = shuffle
         cache = cacheBytes > 0 ? FrameCache(budgetBytes: cacheBytes) : nil
         self.frameIndex = frameIndex
+        self.shard = shard
     }
 
     /// The order of samples in an epoch (a seeded Fisher-Yates shuffle when `shuffle`).
@@ -115,29 +136,40 @@ public final class EpochBatches: Sequence, IteratorProtocol, @unchecked Sendable
     let state: LoaderState
     private var position: Int
     private let batchCount: Int
+    /// The epoch's sample positions this shard loads, batch after batch, and where each batch's
+    /// begin in that list (one more entry at the end).
+    private let mine: [Int]
+    private let batchStarts: [Int]
 
     init(loader: ClipLoader, epoch: Int, firstBatch: Int) {
         self.loader = loader
         order = loader.order(epoch: epoch)
         batchCount = (order.count + loader.batchSize - 1) / loader.batchSize
+        var mine: [Int] = [], starts: [Int] = []
+        for b in 0..<batchCount {
+            starts.append(mine.count)
+            mine += loader.shard.part(of: (b * loader.batchSize)..<Swift.min(order.count, (b + 1) * loader.batchSize))
+        }
+        starts.append(mine.count)
+        self.mine = mine; batchStarts = starts
         position = Swift.min(Swift.max(firstBatch, 0), batchCount)
         // The prefetch window is a counter in the epoch's state, not a DispatchSemaphore:
         // libdispatch traps when a semaphore is released below its initial value, which an
         // epoch abandoned midway would do.
         state = LoaderState(window: loader.prefetchBatches * loader.batchSize)
-        state.skip(to: position * loader.batchSize)
+        state.skip(to: starts[position])
         // Workers take sample positions in order, and never run more than the prefetch window ahead.
         for _ in 0..<loader.workers {
             state.workerStarted()
-            Thread { [order, state, loader] in
+            Thread { [order, mine, state, loader] in
                 defer { state.workerFinished() }
                 while true {
-                    guard let pos = state.claim(limit: order.count) else { return }
-                    let index = order[pos]
+                    guard let k = state.claim(limit: mine.count) else { return }
+                    let index = order[mine[k]]
                     let item = loader.dataset[index]
                     var g = SeededGenerator(seed: loader.seed).derived("sample/\(epoch)/\(index)")
                     let result: Result<[Float], Error> = Result { try loader.sampler.sample(item, cache: loader.cache, index: loader.frameIndex, generator: &g) }
-                    state.deliver(pos, result)
+                    state.deliver(k, result)
                 }
             }.start()
         }
@@ -160,18 +192,18 @@ public final class EpochBatches: Sequence, IteratorProtocol, @unchecked Sendable
             try? loader.frameIndex?.save()
             return nil
         }
-        let size = loader.batchSize
         let per = loader.sampler.viewShape.reduce(1, *) * loader.sampler.viewsPerVideo
-        let lo = position * size, hi = Swift.min(order.count, lo + size)
+        let lo = batchStarts[position], hi = batchStarts[position + 1]
         position += 1
         var data: [Float] = []
         data.reserveCapacity((hi - lo) * per)
         var indices: [Int] = [], labels: [Int?] = [], failures: [(String, String)] = []
-        for pos in lo..<hi {
-            let r = state.take(pos)
-            let item = loader.dataset[order[pos]]
+        for k in lo..<hi {
+            let r = state.take(k)
+            let index = order[mine[k]]
+            let item = loader.dataset[index]
             switch r {
-            case .success(let values): data += values; indices.append(order[pos]); labels.append(item.label)
+            case .success(let values): data += values; indices.append(index); labels.append(item.label)
             case .failure(let e): failures.append((item.id, "\(e)"))
             }
         }

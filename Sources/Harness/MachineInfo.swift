@@ -35,6 +35,24 @@ public struct MachineInfo: Codable, Sendable {
     public var gnuplot: String
     public var swift: SwiftInfo
     public var git: GitInfo
+    /// The processes of a data-parallel job (mpirun), nil for a single process.
+    public var job: JobInfo?
+
+    public struct JobInfo: Codable, Sendable {
+        public var processes: Int
+        /// Every process's host, in rank order.
+        public var hosts: [String]
+        public var threadsPerProcess: Int
+        public init(processes: Int, hosts: [String], threadsPerProcess: Int) {
+            self.processes = processes; self.hosts = hosts; self.threadsPerProcess = threadsPerProcess
+        }
+        /// "2 processes x 1 thread on a, b".
+        public var summary: String {
+            var seen: [String] = []
+            for h in hosts where !seen.contains(h) { seen.append(h) }
+            return "\(processes) processes x \(threadsPerProcess) thread(s) on \(seen.joined(separator: ", "))"
+        }
+    }
 
     /// Gathers everything. `toolchain` runs `swift --version` (slow-ish), so it is optional.
     public static func current(askToolchain: Bool = true, directory: String? = nil) -> MachineInfo {
@@ -56,7 +74,7 @@ public struct MachineInfo: Codable, Sendable {
 
     /// The provenance a run stores.
     public func provenance(commandLine: [String] = CommandLine.arguments) -> RunProvenance {
-        RunProvenance(gitCommit: git.commit, gitDirty: git.dirty, host: host,
+        RunProvenance(gitCommit: git.commit, gitDirty: git.dirty, host: job.map { "\(host) [\($0.summary)]" } ?? host,
                       pid: Int(ProcessInfo.processInfo.processIdentifier),
                       cpu: "\(cpu.model) (\(cpu.cores) cores)",
                       blas: blas.configuration, blasThreads: blas.threads,

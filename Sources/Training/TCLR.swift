@@ -38,7 +38,11 @@ public final class TCLRNetwork: Module {
     /// TCLR's loss on a batch B x views x C x T x H x W with views (global aug 0, global aug 1,
     /// local 0 aug 0, local 0 aug 1, local 1 aug 0, ...): each of the views is its own forward pass
     /// over the B videos, as in the reference (batch statistics per clip type).
-    public func loss(_ input: Tensor, temperature: Float) -> Tensor {
+    ///
+    /// With several processes (data-parallel), each embeds its own videos and the embeddings of
+    /// every process are gathered before the loss, so every video's negatives are the whole
+    /// batch's, as in one process: each process computes the whole batch's loss.
+    public func loss(_ input: Tensor, temperature: Float, world: Collective = SingleProcess()) -> Tensor {
         let (b, views) = (input.shape[0], input.shape[1])
         let viewShape = Array(input.shape[2...])
         let per = viewShape.reduce(1, *)
@@ -52,8 +56,9 @@ public final class TCLRNetwork: Module {
         let globals = (0..<2).map { global(view($0)) }
         // locals[a][k]: local clip k, augmentation a.
         let locals = (0..<2).map { a in (0..<localCount).map { k in local(view(2 + 2 * k + a)) } }
-        return TCLRLoss.total(globalPooled: globals.map(\.pooled), globalSteps: globals.map(\.steps), locals: locals,
-                              temperature: temperature)
+        func all(_ t: Tensor) -> Tensor { t.gathered(world) }
+        return TCLRLoss.total(globalPooled: globals.map { all($0.pooled) }, globalSteps: globals.map { $0.steps.map(all) },
+                              locals: locals.map { $0.map(all) }, temperature: temperature)
     }
 }
 

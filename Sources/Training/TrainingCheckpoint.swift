@@ -28,14 +28,16 @@ public struct TrainingCheckpoint: Sendable {
     public var commit: String
     public var weights: [String: SafetensorsFile.Tensor]
     public var optimizer: OptimizerState
+    /// Processes of the data-parallel job that wrote it (1 without mpirun): a resume needs as many.
+    public var worldSize: Int = 1
 
     public init(configuration: TrainingConfiguration, epoch: Int, nextBatch: Int, step: Int, epochLossSum: Double,
                 epochLossCount: Int, plateau: PlateauState, bestTop1: Double?, bestEpoch: Int?, lastTop1: Double?,
-                history: [EpochRecord] = [], commit: String, model: Module, optimizer: OptimizerState) {
+                history: [EpochRecord] = [], commit: String, model: Module, optimizer: OptimizerState, worldSize: Int = 1) {
         self.configuration = configuration; self.epoch = epoch; self.nextBatch = nextBatch; self.step = step
         self.epochLossSum = epochLossSum; self.epochLossCount = epochLossCount; self.plateau = plateau
         self.bestTop1 = bestTop1; self.bestEpoch = bestEpoch; self.lastTop1 = lastTop1; self.history = history; self.commit = commit
-        self.optimizer = optimizer
+        self.optimizer = optimizer; self.worldSize = worldSize
         var w: [String: SafetensorsFile.Tensor] = [:]
         for (name, t) in model.stateDict() { w[name] = .init(floats: t.data, shape: t.shape) }
         weights = w
@@ -65,6 +67,7 @@ public struct TrainingCheckpoint: Sendable {
         if let bestTop1 { meta["best_top1"] = String(bestTop1.bitPattern) }
         if let bestEpoch { meta["best_epoch"] = String(bestEpoch) }
         if let lastTop1 { meta["last_top1"] = String(lastTop1.bitPattern) }
+        if worldSize != 1 { meta["world_size"] = String(worldSize) }
         try SafetensorsFile(tensors: tensors, metadata: meta).write(to: path)
     }
 
@@ -135,6 +138,7 @@ public struct TrainingCheckpoint: Sendable {
         bestEpoch = file.metadata["best_epoch"].flatMap { Int($0) }
         history = try Self.decodeHistory(file.metadata["history"], path: path)
         commit = file.metadata["commit"] ?? "unknown"
+        worldSize = file.metadata["world_size"] == nil ? 1 : try int("world_size")
         var w: [String: SafetensorsFile.Tensor] = [:]
         var o = OptimizerState()
         for (k, v) in file.tensors {

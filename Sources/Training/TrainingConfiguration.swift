@@ -80,6 +80,11 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
     /// TCLR: local clips per video and the contrastive temperature.
     public var tclrLocalClips: Int = 4
     public var tclrTemperature: Double = 0.1
+    /// Data-parallel training (several processes under mpirun): batch-norm statistics over the
+    /// whole batch of every process (true), or each process's own part (nil, PyTorch DDP's default).
+    /// One process trains the same either way. Left out of the JSON when nil, so older
+    /// configurations keep their hashes.
+    public var syncBatchNorm: Bool?
 
     public init(model: Architecture, classes: Int, epochs: Int, batch: Int, optimizer: OptimizerRule,
                 parameterGroups: ParameterGroups, schedule: LearningRateSchedule) {

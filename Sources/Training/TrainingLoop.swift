@@ -97,13 +97,25 @@ public struct RunDirectory: Sendable {
 /// (and `best` when validation improves) into `directory`. With `resume`, goes on from `latest`
 /// exactly where it stopped: every random draw comes from (seed, epoch, batch), so the weights at
 /// the end are bit-identical to those of an uninterrupted run.
+///
+/// Data-parallel (`world` of several processes, each with loaders sharded to its part of every
+/// batch): gradients are summed over the processes after each backward pass, every process takes
+/// the same optimiser step, and the first process alone writes checkpoints and reports events.
+/// The loss of a batch is the mean over the whole batch of every process, so N processes train as
+/// one with the whole batch would, up to the order of float sums, and exactly so for the batch-norm
+/// statistics with `syncBatchNorm`.
 public func train(_ config: TrainingConfiguration, network: TrainableNetwork, train: ClipLoader, validation: ClipLoader?,
-                  directory: RunDirectory, resume: Bool, commit: String,
+                  directory: RunDirectory, resume: Bool, commit: String, world: Collective = SingleProcess(),
                   events: (TrainingEvent) throws -> Void) throws -> TrainingSummary {
     try config.validate()
     let model = network.module
     let fm = FileManager.default
+    let isRoot = world.rank == 0
+    func emit(_ event: TrainingEvent) throws { if isRoot { try events(event) } }
     try fm.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+    let parallel = world.size > 1
+    if parallel && config.syncBatchNorm == true { model.synchronizeBatchNorm(world) }
+    defer { if parallel { model.synchronizeBatchNorm(nil) } }
     return try Parallel.withThreads(config.threads) {
         var optimizer = Optimizer(rule: config.optimizer, groups: config.parameterGroups)
         var epoch = 0, nextBatch = 0, step = 0
@@ -115,6 +127,11 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         var wroteCheckpoint = false
         if resume && fm.fileExists(atPath: directory.latest) {
             let c = try TrainingCheckpoint(contentsOf: directory.latest)
+            if c.worldSize != world.size {
+                throw TrainingError.checkpoint(path: directory.latest, message: "was written by a job of \(c.worldSize) process(es) and this one has "
+                    + "\(world.size): resume with the same number (`mpirun -np \(c.worldSize)`\(c.worldSize == 1 ? " or no mpirun" : "")), since each "
+                    + "process's part of a batch, its batch-norm statistics and the order of the gradient sums depend on it")
+            }
             if c.configuration.hash != config.hash {
                 let diff = config.differences(from: c.configuration)
                 throw TrainingError.checkpoint(path: directory.latest, message: "was written by a different configuration; "
@@ -128,18 +145,23 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
             resumedFrom = [epoch, nextBatch, step]
             wroteCheckpoint = true
         }
-        try Data(config.json.utf8).write(to: URL(fileURLWithPath: directory.configuration))
+        if isRoot { try Data(config.json.utf8).write(to: URL(fileURLWithPath: directory.configuration)) }
         let batches = train.batchCount
-        try events(.started(TrainingStart(configurationHash: config.hash, epochs: config.epochs, stepsPerEpoch: batches,
+        // Every process starts from the first one's weights and buffers (the same seed gives the
+        // same ones; this makes it so whatever happened before).
+        DataParallel.broadcast(model.stateDict().map(\.1), over: world)
+        try emit(.started(TrainingStart(configurationHash: config.hash, epochs: config.epochs, stepsPerEpoch: batches,
                                       trainingVideos: train.dataset.count, validationVideos: validation?.dataset.count ?? 0,
                                       resumedFrom: resumedFrom, parameters: model.parameterCount)))
 
         func checkpoint(_ path: String, label: String) throws {
+            guard isRoot else { return }
             try TrainingCheckpoint(configuration: config, epoch: epoch, nextBatch: nextBatch, step: step, epochLossSum: lossSum,
                                    epochLossCount: lossCount, plateau: plateau, bestTop1: bestTop1, bestEpoch: bestEpoch,
-                                   lastTop1: lastTop1, history: history, commit: commit, model: model, optimizer: optimizer.state).write(to: path)
+                                   lastTop1: lastTop1, history: history, commit: commit, model: model, optimizer: optimizer.state,
+                                   worldSize: world.size).write(to: path)
             wroteCheckpoint = true
-            try events(.checkpoint(path: path, label: label))
+            try emit(.checkpoint(path: path, label: label))
         }
         func rate(at e: Double) -> Double { config.schedule.rate(epoch: e, plateauDivisions: plateau.divisions) }
         var stoppedEarly = false
@@ -149,6 +171,9 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         let named = model.namedParameters()
         let parameters = named.map(\.1)
         let stochastic = model.stochasticModules()
+        // Per-process batch norm: the processes' running statistics drift apart; the first
+        // process's go to the others before each step and each validation (DDP's buffer broadcast).
+        let runningStatistics = parallel && config.syncBatchNorm != true ? model.namedBuffers().map(\.1) : []
         model.train()
 
         while epoch < config.epochs {
@@ -162,16 +187,33 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
                 let stepStart = Date()
                 let position = nextBatch
                 if !batch.failures.isEmpty {
-                    try events(.dataFailures(epoch: epoch, batch: position, failures: batch.failures.map { "\($0.id): \($0.reason)" }))
+                    try emit(.dataFailures(epoch: epoch, batch: position, failures: batch.failures.map { "\($0.id): \($0.reason)" }))
                 }
                 let lr = rate(at: Double(epoch) + Double(position) / Double(max(batches, 1)))
                 let videos = batch.indices.count
-                guard videos > 0 else { nextBatch += 1; continue }
+                // The whole batch's videos, and how many processes have none of them.
+                let counts = parallel ? world.allSum([videos, videos == 0 ? 1 : 0]) : [videos, videos == 0 ? 1 : 0]
+                guard counts[0] > 0 else { nextBatch += 1; continue }
+                // A process without clips cannot take part in synchronised batch norm or in the
+                // contrastive gather: the step is skipped everywhere (a last batch smaller than the
+                // number of processes, or unreadable videos).
+                if counts[1] > 0, config.syncBatchNorm == true || config.objective == .tclr {
+                    nextBatch += 1; continue
+                }
+                DataParallel.broadcast(runningStatistics, over: world)
                 var g = root.derived("train/\(epoch)/\(position)")
-                let modules = g.derived("modules")
+                var modules = g.derived("modules")
+                if parallel { modules = modules.derived("rank/\(world.rank)") }   // each process's clips their own masks
                 for (name, m) in stochastic { m.reseed(modules.derived("module/" + name)) }
                 for p in parameters { p.zeroGrad() }
-                let loss = try stepLoss(config, network: network, batch: batch, generator: &g)
+                var loss = videos > 0 ? try stepLoss(config, network: network, batch: batch, wholeBatchVideos: counts[0],
+                                                     world: world, generator: &g) : 0
+                if parallel {
+                    DataParallel.sumGradients(parameters, over: world)
+                    // A classifier's loss is each process's share of the batch mean; TCLR's is the
+                    // whole batch's on every process already.
+                    if config.objective != .tclr { var l = [loss]; world.allSum(&l); loss = l[0] }
+                }
                 guard loss.isFinite else {
                     throw TrainingError.nonFinite(epoch: epoch, step: step, loss: Float(loss),
                                                   checkpoint: wroteCheckpoint ? directory.latest : nil)
@@ -180,9 +222,9 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
                 optimizer.step(named, lr: lr)
                 step += 1; nextBatch += 1
                 lossSum += loss; lossCount += 1; lastLoss = loss
-                let clips = videos * batch.shape[1]
+                let clips = counts[0] * batch.shape[1]
                 epochClips += clips
-                try events(.step(StepRecord(epoch: epoch, batch: position, batches: batches, step: step, loss: loss, lr: lr,
+                try emit(.step(StepRecord(epoch: epoch, batch: position, batches: batches, step: step, loss: loss, lr: lr,
                                         clips: clips, seconds: Date().timeIntervalSince(stepStart))))
                 if config.checkpointEverySteps > 0 && step % config.checkpointEverySteps == 0 {
                     try checkpoint(directory.latest, label: "latest")
@@ -196,7 +238,8 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
             let last = epoch == config.epochs - 1
             if let validation, config.validateEvery > 0, (epoch + 1) % config.validateEvery == 0 || last,
                case .classifier(let classifier) = network {
-                let v = try validate(classifier, loader: validation)
+                DataParallel.broadcast(runningStatistics, over: world)
+                let v = try validate(classifier, loader: validation, world: world)
                 result = v
                 lastTop1 = v.top1
                 if bestTop1 == nil || v.top1 > bestTop1! { bestTop1 = v.top1; bestEpoch = epoch; isBest = true }
@@ -208,7 +251,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
             epoch += 1; nextBatch = 0; lossSum = 0; lossCount = 0
             if isBest { try checkpoint(directory.best, label: "best") }
             try checkpoint(directory.latest, label: "latest")
-            try events(.epoch(record))
+            try emit(.epoch(record))
         }
         return TrainingSummary(configurationHash: config.hash, epochs: epoch, steps: step, lastLoss: lastLoss,
                                bestTop1: bestTop1, bestEpoch: bestEpoch, lastTop1: lastTop1, latestCheckpoint: directory.latest,
@@ -220,8 +263,12 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
 /// Forward and backward of one batch, split into `accumulate` micro-batches whose gradients add
 /// up to the whole batch's (each micro-batch's mean loss weighted by its share of the clips).
 /// Returns the batch's loss.
-func stepLoss(_ config: TrainingConfiguration, network: TrainableNetwork, batch: ClipBatch,
-              generator g: inout SeededGenerator) throws -> Double {
+///
+/// `wholeBatchVideos` is the batch's size over every process (this one's part is `batch`): a
+/// classifier's loss is this process's share of the whole batch's mean; TCLR's compares every
+/// process's videos (their embeddings are gathered) and is the whole batch's loss.
+public func stepLoss(_ config: TrainingConfiguration, network: TrainableNetwork, batch: ClipBatch, wholeBatchVideos: Int? = nil,
+              world: Collective = SingleProcess(), generator g: inout SeededGenerator) throws -> Double {
     let videos = batch.indices.count
     let views = batch.shape[1]
     let viewShape = Array(batch.shape[2...])
@@ -246,12 +293,13 @@ func stepLoss(_ config: TrainingConfiguration, network: TrainableNetwork, batch:
             targets = Mixing.smoothedOneHot(labels, classes: config.classes, smoothing: config.labelSmoothing)
         }
         let parts = microBatches(clips, config.accumulate)
+        let wholeClips = (wholeBatchVideos ?? videos) * views
         var total = 0.0
         for r in parts {
             let x = Tensor(shape: [r.count] + viewShape, data: Array(data[(r.lowerBound * perView)..<(r.upperBound * perView)]))
             let t = Tensor(shape: [r.count, config.classes],
                            data: Array(targets[(r.lowerBound * config.classes)..<(r.upperBound * config.classes)]))
-            let loss = model(x).crossEntropy(softTargets: t) * (Float(r.count) / Float(clips))
+            let loss = model(x).crossEntropy(softTargets: t) * (Float(r.count) / Float(wholeClips))
             total += Double(loss.scalar)
             loss.backward()
             loss.releaseGraph()
@@ -260,7 +308,7 @@ func stepLoss(_ config: TrainingConfiguration, network: TrainableNetwork, batch:
     case .tclr(let net):
         // The contrastive terms compare videos within the batch: it is one forward pass.
         let x = Tensor(shape: [videos, views] + viewShape, data: data)
-        let loss = net.loss(x, temperature: Float(config.tclrTemperature))
+        let loss = net.loss(x, temperature: Float(config.tclrTemperature), world: world)
         let value = Double(loss.scalar)
         loss.backward()
         loss.releaseGraph()
@@ -285,7 +333,9 @@ public func classRank(of label: Int, in scores: [Double]) -> Int {
     return rank
 }
 
-public func validate(_ model: Module & Layer, loader: ClipLoader) throws -> ValidationResult {
+/// With several processes, each validates its shard of the videos (`loader`'s) and the counts are
+/// summed: the same figures as one process validating them all.
+public func validate(_ model: Module & Layer, loader: ClipLoader, world: Collective = SingleProcess()) throws -> ValidationResult {
     model.eval()
     defer { model.train() }
     var correct1 = 0, correct5 = 0, n = 0
@@ -309,6 +359,11 @@ public func validate(_ model: Module & Layer, loader: ClipLoader) throws -> Vali
                 n += 1
             }
         }
+    }
+    if world.size > 1 {
+        var sums = [Double(correct1), Double(correct5), lossSum, Double(n)]
+        world.allSum(&sums)
+        (correct1, correct5, lossSum, n) = (Int(sums[0]), Int(sums[1]), sums[2], Int(sums[3]))
     }
     guard n > 0 else { throw TrainingError.data("the validation set has no labelled video that could be read") }
     return ValidationResult(top1: Double(correct1) / Double(n), top5: Double(correct5) / Double(n),

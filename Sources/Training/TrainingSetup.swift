@@ -31,9 +31,11 @@ public enum TrainingSetup {
     }
 
     /// Training clips (shuffled, augmented; TCLR's views for the TCLR objective) and, for a
-    /// classifier, validation views (the centre crop of the middle clip).
+    /// classifier, validation views (the centre crop of the middle clip). `shard`: the part of every
+    /// batch this process loads in data-parallel training (its share of the validation videos too).
     public static func loaders(_ c: TrainingConfiguration, dataset: VideoDataset, flowRoot: String?, workers: Int = 2,
-                               cacheBytes: Int = 512_000_000, limit: Int? = nil) throws -> (train: ClipLoader, validation: ClipLoader?) {
+                               cacheBytes: Int = 512_000_000, limit: Int? = nil,
+                               shard: ClipLoader.Shard = .whole) throws -> (train: ClipLoader, validation: ClipLoader?) {
         let modality = try modality(c, flowRoot: flowRoot)
         func items(_ split: String) -> [VideoDataset.Item] {
             let all = dataset.items(split: split).filter { !dataset.knownCorrupt.contains($0.id) }
@@ -53,13 +55,13 @@ public enum TrainingSetup {
         }
         let index = frameIndex(modality, dataset: dataset)
         let trainLoader = ClipLoader(items: train, sampler: sampler, batchSize: c.batch, workers: workers, seed: c.seed,
-                                     shuffle: true, cacheBytes: cacheBytes, frameIndex: index)
+                                     shuffle: true, cacheBytes: cacheBytes, frameIndex: index, shard: shard)
         let val = items("val")
         guard c.objective == .supervised, !val.isEmpty else { return (trainLoader, nil) }
         let valSampler = ClipSampler(clip: clip, shortSide: c.shortSide,
                                      mode: .test(crops: 1, clips: 1, rule: .slowfastOffset, cropRule: .slowfast, size: c.crop),
                                      normalisation: c.normalisation.value, modality: modality)
         return (trainLoader, ClipLoader(items: val, sampler: valSampler, batchSize: c.batch, workers: workers, seed: c.seed,
-                                        shuffle: false, cacheBytes: cacheBytes, frameIndex: index))
+                                        shuffle: false, cacheBytes: cacheBytes, frameIndex: index, shard: shard))
     }
 }

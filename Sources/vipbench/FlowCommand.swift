@@ -1,5 +1,6 @@
 import ArgumentParser
 import Data
+import Distributed
 import Flow
 import Foundation
 import Media
@@ -129,12 +130,16 @@ struct FlowCommand: ParsableCommand {
                 video whose flow is complete with the same settings is skipped, a half-written one \
                 is redone, and one that fails is reported while the rest go on. Exit status 1 when \
                 any video failed.
+
+                Under mpirun the videos are shared among the ranks (the i-th video to rank i mod N, \
+                so a restarted job with the same N gives each rank the same videos and each skips \
+                what is complete), all writing into OUT; the first rank prints the summary of all.
                 """)
 
         @Option(help: ArgumentHelp("The dataset folder.", valueName: "dir")) var data: String
         @Option(help: ArgumentHelp("Where the flow goes.", valueName: "dir")) var out: String
         @Option(name: .customLong("short-side"), help: "Resize frames so the short side has this many pixels first.") var shortSide: Int?
-        @Option(help: "Videos processed at once (one thread each).") var jobs: Int = 2
+        @Option(help: "Videos processed at once (one thread each; default 2, under mpirun the host's cores shared by its ranks).") var jobs: Int?
         @Option(help: ArgumentHelp("Flow is clipped to [-bound, bound] pixels and quantised to 8 bits over that range; the network reads flow / bound.", valueName: "pixels")) var bound: Float = 20
         @Option(help: "Only this split (train, val, test).") var split: String?
         @Option(help: "Only the first N videos (after --split).") var limit: Int?
@@ -143,6 +148,7 @@ struct FlowCommand: ParsableCommand {
 
         func run() throws {
             let (name, parameters) = try tvl1.resolve()
+            let jobs = self.jobs ?? Cluster.defaultThreads
             guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
             if let shortSide, shortSide < 8 { throw ValidationError("--short-side must be at least 8") }
             guard bound > 0, bound.isFinite else { throw ValidationError("--bound must be a positive number of pixels") }
@@ -150,21 +156,23 @@ struct FlowCommand: ParsableCommand {
             var items = split.map { dataset.items(split: $0) } ?? dataset.items
             if let split, items.isEmpty { throw ValidationError("\(data) has no videos in split '\(split)' (splits: \(dataset.splits.joined(separator: ", ")))") }
             if let limit { items = Array(items.prefix(limit)) }
-            let work = items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: FlowVideo.base(root: out, split: $0.split, id: $0.id)) }
+            let world = Cluster.world
+            let all = items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: FlowVideo.base(root: out, split: $0.split, id: $0.id)) }
+            let work = shard(all, rank: world.rank, size: world.size)
+            if world.size > 1 { note("\(all.count) videos over \(world.size) ranks, \(work.count) on this one (rank 0)") }
             var extractor = FlowExtractor(parameters: parameters, preset: name, shortSide: shortSide, jobs: jobs)
             extractor.quantisation = FlowQuantisation(bound: bound)
             let bar = ProgressBar(total: work.count, label: "videos")
             var pairs = 0
             let start = Date()
             let outcomes = extractor.run(work) { done, _, job, outcome in
-                if case .failed(let why) = outcome { note("\(job.source): failed: \(why)") }
+                if case .failed(let why) = outcome { Cluster.report("\(job.source): failed: \(why)") }
                 if case .extracted(let n, _, let warnings) = outcome {
                     pairs += n
-                    for w in warnings { note("\(job.source): \(w)") }
+                    for w in warnings { Cluster.report("\(job.source): \(w)") }
                 }
                 bar.update(done)
             }
-            let seconds = Date().timeIntervalSince(start)
             var extracted = 0, skipped = 0, failed: [(String, String)] = []
             for (job, o) in zip(work, outcomes) {
                 switch o {
@@ -173,12 +181,27 @@ struct FlowCommand: ParsableCommand {
                 case .failed(let why): failed.append((job.id, why))
                 }
             }
+            if world.size > 1 {
+                // Every rank's counts and failures, to the first rank (which waits for the last).
+                let sums = world.allSum([extracted, skipped, pairs])
+                (extracted, skipped, pairs) = (sums[0], sums[1], sums[2])
+                let lists = world.allGather(text: (try? encodeJSON(failed.map { [$0.0, $0.1] }, pretty: false)) ?? "[]")
+                failed = lists.flatMap { text in
+                    ((try? JSONDecoder().decode([[String]].self, from: Data(text.utf8))) ?? []).map { ($0[0], $0[1]) }
+                }
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let videos = all.count
+            guard Cluster.isRoot else {
+                if !failed.isEmpty { throw ExitCode(1) }
+                return
+            }
             if json {
                 let f = failed.map { "{\"video\": \(jsonString($0.0)), \"reason\": \(jsonString($0.1))}" }.joined(separator: ", ")
-                print("{\"videos\": \(work.count), \"extracted\": \(extracted), \"skipped\": \(skipped), \"failed\": [\(f)], "
+                print("{\"videos\": \(videos), \"extracted\": \(extracted), \"skipped\": \(skipped), \"failed\": [\(f)], "
                       + "\"pairs\": \(pairs), \"seconds\": \(fixed(seconds, 2)), \"preset\": \(jsonString(name)), \"out\": \(jsonString(out))}")
             } else {
-                print("\(work.count) videos: \(extracted) extracted (\(pairs) frame pairs, "
+                print("\(videos) videos: \(extracted) extracted (\(pairs) frame pairs, "
                       + String(format: "%.1f pairs/s", seconds > 0 ? Double(pairs) / seconds : 0)
                       + "), \(skipped) already complete, \(failed.count) failed; preset \(name); flow in \(out)")
                 for (id, why) in failed { print("  failed \(id): \(why)") }

@@ -86,8 +86,10 @@ func jsonString(_ s: String) -> String {
     return out + "\""
 }
 
-/// Messages for people go to stderr, so stdout stays clean for data.
+/// Messages for people go to stderr, so stdout stays clean for data. Under mpirun only the first
+/// rank speaks (the others' errors still reach stderr, with their rank: `Cluster.runUnderMPI`).
 func note(_ message: String) {
+    guard Cluster.isRoot else { return }
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 

@@ -13,6 +13,7 @@ final class ProgressBar: @unchecked Sendable {
     init(total: Int, label: String) { self.total = total; self.label = label }
 
     func update(_ done: Int, detail: String = "") {
+        guard Cluster.isRoot else { return }     // under mpirun, the first rank's bar stands for all
         lock.lock(); defer { lock.unlock() }
         let elapsed = Date().timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0

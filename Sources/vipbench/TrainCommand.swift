@@ -54,8 +54,15 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Random erasing probability (one zero-valued box per clip).") var erasing: Double?
     @Option(help: "Augmented copies of each decoded clip (repeated augmentation).") var copies: Int = 1
     @Option(help: "Seed of every random draw (initialisation, order, augmentation, dropout).") var seed: UInt64 = 0
-    @Option(help: "Threads of the engine and of BLAS.") var threads: Int = 2
-    @Option(help: "Loader threads decoding and augmenting clips.") var workers: Int = 2
+    @Option(help: "Threads of the engine and of BLAS (default 2; under mpirun, the host's cores shared by its ranks).") var threads: Int?
+    @Option(help: "Loader threads decoding and augmenting clips (default 2; under mpirun, the host's cores shared by its ranks).") var workers: Int?
+    @Flag(name: .customLong("sync-batch-norm"), help: "Under mpirun: batch-norm statistics over the whole batch of every rank (default: each rank's own part, as PyTorch's DDP).")
+    var syncBatchNorm = false
+
+    var engineThreads: Int { threads ?? Cluster.defaultThreads }
+    var loaderWorkers: Int { workers ?? Cluster.defaultThreads }
+    /// This process's part of every batch (all of it without mpirun).
+    var shard: ClipLoader.Shard { ClipLoader.Shard(rank: Cluster.world.rank, count: Cluster.world.size) }
     @Option(name: .customLong("cache-mb"), help: "Decoded-frame cache in MB (0: decode every time).") var cacheMB: Int = 512
     @Option(name: .customLong("validate-every"), help: "Validate every N epochs (and after the last); 0 never.") var validateEvery: Int = 1
     @Option(name: .customLong("checkpoint-every"), help: "Also write latest every N steps (besides every epoch's end); 0 only at epoch ends.") var checkpointEvery: Int = 0
@@ -97,13 +104,23 @@ struct TrainingOptions: ParsableArguments {
         c.randAugment = randAugment ? RandAugmentConfig() : nil; c.erasingProbability = erasing
         c.augmentedCopies = copies; c.accumulate = accumulate; c.gradientClipNorm = clipGrad
         c.labelSmoothing = labelSmoothing; c.mix = mix ? MixConfig(labelSmoothing: labelSmoothing) : nil
-        c.seed = seed; c.threads = threads; c.validateEvery = validateEvery; c.checkpointEverySteps = checkpointEvery
+        c.seed = seed; c.threads = engineThreads; c.validateEvery = validateEvery; c.checkpointEverySteps = checkpointEvery
         if let s = ClipSpec(clip) { c.tclrLocalClips = max(1, s.frames / 4) }
+        if syncBatchNorm { c.syncBatchNorm = true }
         return c
     }
 
     /// Runs the loop, logging every event to RUNDIR/log.jsonl and drawing progress on stderr.
     func run(_ config: TrainingConfiguration, network: TrainableNetwork, train: ClipLoader, validation: ClipLoader?) throws {
+        let world = Cluster.world
+        Cluster.warnIfOversubscribed(threads: engineThreads, workers: loaderWorkers)
+        if world.size > 1 {
+            note("data-parallel: \(world.size) processes, \(config.batch / world.size)-\((config.batch + world.size - 1) / world.size) videos each of every batch of \(config.batch)"
+                 + (config.syncBatchNorm == true ? ", synchronised batch norm" : ", batch norm per process"))
+            guard config.batch >= world.size else {
+                throw ValidationError("--batch \(config.batch) is smaller than the \(world.size) processes: every process needs a part of each batch")
+            }
+        }
         let dir = RunDirectory(out)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         // A resumed run keeps the log up to its checkpoint; what came after is redone.
@@ -111,15 +128,16 @@ struct TrainingOptions: ParsableArguments {
         if resume, FileManager.default.fileExists(atPath: dir.latest) {
             keepUpToStep = try TrainingCheckpoint(contentsOf: dir.latest).step
         }
-        let log = try TrainingLog(path: dir.log, keepUpToStep: resume ? keepUpToStep : 0)
+        // The first process alone writes the log, the checkpoints and the store.
+        let log = Cluster.isRoot ? try TrainingLog(path: dir.log, keepUpToStep: resume ? keepUpToStep : 0) : nil
         let commit = MachineInfo.current(askToolchain: false).git.commit ?? "unknown"
         var bar: ProgressBar?
         var epochRates: [Double] = []
         var lastValidation: ValidationResult?
         var bestValidation: ValidationResult?
         let train = { try Training.train(config, network: network, train: train, validation: validation, directory: dir,
-                                         resume: resume, commit: commit) { event in
-            log.write(event)
+                                         resume: resume, commit: commit, world: world) { event in
+            log?.write(event)
             switch event {
             case .started(let s):
                 if let r = s.resumedFrom { note("resuming at epoch \(r[0] + 1), batch \(r[1]), step \(r[2])") }
@@ -142,10 +160,12 @@ struct TrainingOptions: ParsableArguments {
             }
         } }
         let summary: TrainingSummary
-        if record {
+        if record && Cluster.isRoot {
             let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
+            var machine = MachineInfo.current(askToolchain: false)
+            if let mpi = Cluster.mpi { machine.job = .init(processes: mpi.size, hosts: mpi.hosts, threadsPerProcess: config.threads) }
             summary = try withRun(store: db, configuration: "train:\(config.model.rawValue):\(config.hash)", profile: "custom",
-                                  seed: Int(config.seed)) { run in
+                                  seed: Int(config.seed), machine: machine) { run in
                 let s = try train()
                 var metrics: [MetricRecord] = []
                 for (variant, v) in [("best", bestValidation), ("last", lastValidation)] {
@@ -179,6 +199,7 @@ struct TrainingOptions: ParsableArguments {
         } else {
             summary = try train()
         }
+        guard Cluster.isRoot else { return }
         if json { print(try encodeJSON(summary, pretty: false)) } else {
             note("done: \(summary.steps) steps; " + (summary.bestTop1.map { String(format: "best val top-1 %.1f %% (epoch %d), last %.1f %%", 100 * $0, (summary.bestEpoch ?? 0) + 1, 100 * (summary.lastTop1 ?? 0)) } ?? "no validation")
                  + "; checkpoints in \(out)")
@@ -261,8 +282,9 @@ struct TrainCommand: ParsableCommand {
             let r = try initialise(network.module, from: initFrom)
             note("initialised \(r.loaded.count) tensors from \(initFrom); skipped \(r.skipped.count) of the file's (\(r.skipped.prefix(6).joined(separator: ", "))\(r.skipped.count > 6 ? ", ..." : "")); \(r.fresh.count) start fresh (\(r.fresh.prefix(6).joined(separator: ", "))\(r.fresh.count > 6 ? ", ..." : ""))")
         }
-        let (loader, valLoader) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.workers,
-                                                            cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos)
+        let (loader, valLoader) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.loaderWorkers,
+                                                            cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos,
+                                                            shard: options.shard)
         try options.run(config, network: network, train: loader, validation: valLoader)
     }
 }
@@ -295,8 +317,9 @@ struct PretrainCommand: ParsableCommand {
             if options.printConfig { print(config.json); return }
             try config.validate()
             note("configuration \(config.hash):\n\(config.json)")
-            let (loader, _) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.workers,
-                                                        cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos)
+            let (loader, _) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.loaderWorkers,
+                                                        cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos,
+                                                        shard: options.shard)
             try options.run(config, network: try TrainingSetup.network(config), train: loader, validation: nil)
         }
     }

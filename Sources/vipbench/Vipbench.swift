@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Distributed
 import Harness
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,7 @@ struct Vipbench: ParsableCommand {
 
     static func main() {
         tuneNativeLibraries()
+        if MPIWorld.launchedByMPI() { Cluster.runUnderMPI(Self.self) }
         Self.main(nil)
     }
 

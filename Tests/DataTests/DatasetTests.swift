@@ -195,6 +195,32 @@ final class DatasetTests: XCTestCase {
         XCTAssertEqual(cached.cache?.hits, 8)
     }
 
+    /// Data-parallel loading: the shards of 2 or 3 processes, batch by batch, put together are the
+    /// whole loader's batches (same samples, same augmentation, same order), from any first batch.
+    func testShardsOfEveryBatchMakeUpTheWholeBatch() throws {
+        try SyntheticDataset.generate(into: dir + "/s", options: tinyOptions(seed: 1))
+        let train = try VideoDataset.challenge(root: dir + "/s").items(split: "train")
+        XCTAssertEqual(train.count, 8)
+        let sampler = ClipSampler(clip: ClipSpec(frames: 4, skip: 2), shortSide: 32, mode: .train(.tclr(size: 24)))
+        func batches(_ shard: ClipLoader.Shard, from first: Int = 0) -> [ClipBatch] {
+            let loader = ClipLoader(items: train, sampler: sampler, batchSize: 3, workers: 2, seed: 7, shuffle: true, shard: shard)
+            return Array(loader.batches(epoch: 1, from: first))
+        }
+        let whole = batches(.whole)
+        XCTAssertEqual(whole.map(\.indices.count), [3, 3, 2])
+        for count in [2, 3] {
+            let parts = (0..<count).map { batches(ClipLoader.Shard(rank: $0, count: count)) }
+            for (b, batch) in whole.enumerated() {
+                XCTAssertEqual(parts.flatMap { $0[b].indices }, batch.indices, "batch \(b), \(count) shards")
+                XCTAssertEqual(parts.flatMap { $0[b].data }, batch.data, "batch \(b), \(count) shards")
+            }
+            // A part as `Shard.part` says: rank r of n takes [r x len / n, (r + 1) x len / n).
+            XCTAssertEqual(parts[count - 1].map(\.indices.count), count == 2 ? [2, 2, 1] : [1, 1, 1])
+        }
+        let resumed = batches(ClipLoader.Shard(rank: 1, count: 2), from: 1)
+        XCTAssertEqual(resumed.map(\.indices), batches(ClipLoader.Shard(rank: 1, count: 2)).dropFirst().map(\.indices))
+    }
+
     func testTestViewsOfAVideo() throws {
         try SyntheticDataset.generate(into: dir + "/s", options: tinyOptions(seed: 2))
         let item = try VideoDataset.challenge(root: dir + "/s").items(split: "val")[0]

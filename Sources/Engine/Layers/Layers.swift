@@ -74,6 +74,8 @@ public final class BatchNorm: Module, Layer {
     public let num_batches_tracked: Tensor
     public let momentum: Float
     public let eps: Float
+    /// Set for synchronised batch norm in data-parallel training (statistics over every process).
+    public var collective: Collective?
 
     public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
         weight = Tensor(filling: 1, shape: [channels], requiresGrad: true)
@@ -89,7 +91,7 @@ public final class BatchNorm: Module, Layer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         if training { num_batches_tracked.data[0] += 1 }
         return x.batchNorm(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var,
-                           training: training, momentum: momentum, eps: eps)
+                           training: training, momentum: momentum, eps: eps, collective: collective)
     }
 }
 

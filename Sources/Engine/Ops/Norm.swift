@@ -6,15 +6,50 @@ extension Tensor {
     /// In training the batch's mean and biased variance normalise the input, and the running
     /// statistics are updated in place: running = (1 - momentum) running + momentum batch, with the
     /// unbiased variance. In evaluation the running statistics are used.
+    ///
+    /// With `collective` (synchronised batch norm, training only), the statistics are those of the
+    /// batch of every process together, and so are the sums the input's gradient needs: N processes
+    /// with a batch of B each normalise as one process with N x B would. The weight's and bias's
+    /// gradients stay local (the data-parallel gradient sum adds them).
     public func batchNorm(weight: Tensor?, bias: Tensor?, runningMean: Tensor, runningVar: Tensor,
-                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, collective: Collective? = nil) -> Tensor {
         precondition(rank >= 2, "batchNorm: input \(shape)")
         let n = shape[0], c = shape[1]
         let inner = shape.dropFirst(2).reduce(1, *)
-        let m = n * inner
+        let sync = training && (collective?.size ?? 1) > 1 ? collective : nil
+        var m = n * inner     // the whole batch's count per channel (every process's, when synchronised)
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         data.withUnsafeBufferPointer { x in
-            if training {
+            if let sync {
+                // Two passes, as below: the global mean first, then the centred squares about it.
+                let xb = x.baseAddress!
+                var sums = [Double](repeating: 0, count: c + 1)
+                for ch in 0..<c {
+                    var s = 0.0
+                    for i in 0..<n { let base = (i * c + ch) * inner; for k in 0..<inner { s += Double(xb[base + k]) } }
+                    sums[ch] = s
+                }
+                sums[c] = Double(n * inner)
+                sync.allSum(&sums)
+                let total = sums[c]
+                m = Int(total)
+                var squares = [Double](repeating: 0, count: c)
+                for ch in 0..<c {
+                    let mu = sums[ch] / total
+                    var v = 0.0
+                    for i in 0..<n { let base = (i * c + ch) * inner; for k in 0..<inner { let d = Double(xb[base + k]) - mu; v += d * d } }
+                    squares[ch] = v
+                }
+                sync.allSum(&squares)
+                for ch in 0..<c {
+                    mean[ch] = Float(sums[ch] / total)
+                    let variance = Float(squares[ch] / total)
+                    invStd[ch] = 1 / (variance + eps).squareRoot()
+                    let unbiased = total > 1 ? Float(squares[ch] / (total - 1)) : variance
+                    runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mean[ch]
+                    runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * unbiased
+                }
+            } else if training {
                 var variance = [Float](repeating: 0, count: c)
                 mean.withUnsafeMutableBufferPointer { mp in
                     variance.withUnsafeMutableBufferPointer { vp in
@@ -85,6 +120,12 @@ extension Tensor {
             }
             if let weight, weight.requiresGrad { weight.accumulateGrad(sumGX) }
             if let bias, bias.requiresGrad { bias.accumulateGrad(sumG) }
+            if let sync, input.requiresGrad {
+                // The input's gradient needs the sums over the whole (all processes') batch.
+                var both = (sumG + sumGX).map(Double.init)
+                sync.allSum(&both)
+                sumG = both[0..<c].map { Float($0) }; sumGX = both[c...].map { Float($0) }
+            }
             if input.requiresGrad {
                 var gx = [Float](repeating: 0, count: input.count)
                 for plane in 0..<(n * c) {

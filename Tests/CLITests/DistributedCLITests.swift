@@ -1,0 +1,189 @@
+import Foundation
+import Safetensors
+import XCTest
+
+/// vipbench under Open MPI's `mpirun` with 2 ranks, as a cluster user runs it (`make deps`
+/// installs openmpi-bin; as root, mpirun needs --allow-run-as-root).
+final class DistributedCLITests: XCTestCase {
+    /// mpirun's path, or a failure saying how to get it (never a skip: CI installs it).
+    static func mpirun() throws -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let path = String(dir) + "/mpirun"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw MissingMPI()
+    }
+
+    struct MissingMPI: Error, CustomStringConvertible {
+        var description: String { "mpirun not found on PATH: `make deps` installs Open MPI (openmpi-bin, libopenmpi-dev)" }
+    }
+
+    /// `mpirun -np ranks vipbench arguments...`.
+    static func arguments(ranks: Int, _ arguments: [String]) throws -> [String] {
+        ["--oversubscribe"] + (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["-np", "\(ranks)", try CLI.binary()] + arguments
+    }
+
+    @discardableResult
+    static func run(ranks: Int, _ arguments: [String]) throws -> CLI.Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try mpirun())
+        p.arguments = try Self.arguments(ranks: ranks, arguments)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "VIPBENCH_DB")
+        p.environment = env
+        p.currentDirectoryURL = URL(fileURLWithPath: CLI.packageRoot)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
+        try p.run()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
+        let done = DispatchSemaphore(value: 0)
+        let errHandle = err.fileHandleForReading
+        Thread { errBox.data = errHandle.readDataToEndOfFile(); done.signal() }.start()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        done.wait()
+        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                          stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    static func json(_ text: String) -> [String: Any]? {
+        text.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// Acceptance 1 and 2 of the MPI issue: one SGD step of a scaled R3D-18 with synchronised
+    /// batch norm by 2 ranks x 8 clips against one process x 16, and TCLR's loss with embeddings
+    /// gathered from both ranks against one process on the whole batch.
+    func testTwoRanksTakeTheStepOneProcessTakes() throws {
+        let r = try Self.run(ranks: 2, ["debug", "data-parallel-check", "--json"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let report = try XCTUnwrap(Self.json(r.stdout), r.stdout + r.stderr)
+        XCTAssertEqual(report["processes"] as? Int, 2)
+        XCTAssertEqual(report["clips_here"] as? Int, 8)
+        for part in ["classifier", "tclr"] {
+            let c = try XCTUnwrap(report[part] as? [String: Any], part)
+            let whole = try XCTUnwrap(c["whole_loss"] as? Double), parallel = try XCTUnwrap(c["parallel_loss"] as? Double)
+            XCTAssertGreaterThan(whole, 0.1, part)
+            XCTAssertEqual(parallel, whole, accuracy: 1e-5 * whole, part)
+            for key in ["gradient_relative_error", "worst_tensor_gradient_relative_error"] {
+                XCTAssertLessThan(try XCTUnwrap(c[key] as? Double, "\(part).\(key)"), 1e-5, "\(part).\(key)")
+            }
+        }
+        let classifier = try XCTUnwrap(report["classifier"] as? [String: Any])
+        XCTAssertLessThan(try XCTUnwrap(classifier["weight_relative_error"] as? Double), 1e-5)
+        XCTAssertLessThan(try XCTUnwrap(classifier["buffer_relative_error"] as? Double), 1e-5)
+    }
+
+    /// A short training run by 2 ranks (synchronised batch norm, batch 8 = 4 + 4) validates as one
+    /// process with batch 8 does, epoch after epoch; rank 0 alone writes the checkpoint, which
+    /// records the world size, and a resume without mpirun is refused, saying why.
+    ///
+    /// Weights are not compared after several steps: at these tiny sizes the gradient's kinks
+    /// (a ReLU input at zero) turn float-order differences into visible ones within a few steps, as
+    /// any perturbation of that size does in one process (the one-step equality is the test above).
+    func testTwoRankTrainingMatchesOneProcess() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        let synth = try CLI.run(["dataset", "synth", "--out", data, "--classes", "4", "--per-class", "4,2,1"])
+        XCTAssertEqual(synth.status, 0, synth.stderr)
+        func arguments(_ out: String) -> [String] {
+            ["train", "r3d18", "--data", data, "--out", out, "--width", "0.125", "--clip", "8x2", "--short-side", "40",
+             "--crop", "32", "--batch", "8", "--epochs", "3", "--lr", "0.01", "--flip", "0", "--normalise", "slowfast",
+             "--seed", "3", "--threads", "1", "--workers", "1", "--sync-batch-norm", "--json"]
+        }
+        let one = try CLI.run(arguments(dir + "/one"))
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let two = try Self.run(ranks: 2, arguments(dir + "/two"))
+        XCTAssertEqual(two.status, 0, two.stdout + two.stderr)
+        XCTAssertTrue(two.stderr.contains("data-parallel: 2 processes"), two.stderr)
+        let a = try XCTUnwrap(Self.json(one.stdout)), b = try XCTUnwrap(Self.json(two.stdout), two.stdout)
+        XCTAssertEqual(a["configuration_hash"] as? String, b["configuration_hash"] as? String)
+        XCTAssertEqual(b["steps"] as? Int, 6)
+        let ha = try XCTUnwrap(a["history"] as? [[String: Any]]), hb = try XCTUnwrap(b["history"] as? [[String: Any]])
+        XCTAssertEqual(ha.count, 3)
+        XCTAssertEqual(hb.count, 3)
+        for (x, y) in zip(ha, hb) {
+            let vx = try XCTUnwrap(x["validation"] as? [String: Any]), vy = try XCTUnwrap(y["validation"] as? [String: Any])
+            XCTAssertEqual(vx["videos"] as? Int, 8)
+            XCTAssertEqual(vy["videos"] as? Int, 8, "the ranks' validation shards add up to the whole split")
+            XCTAssertEqual(try XCTUnwrap(vx["top1"] as? Double), try XCTUnwrap(vy["top1"] as? Double))
+            XCTAssertEqual(try XCTUnwrap(vx["loss"] as? Double), try XCTUnwrap(vy["loss"] as? Double), accuracy: 1e-3)
+        }
+        // After the first epoch (2 steps) the runs still agree to float precision.
+        let first = try XCTUnwrap((ha[0]["validation"] as? [String: Any])?["loss"] as? Double)
+        let firstParallel = try XCTUnwrap((hb[0]["validation"] as? [String: Any])?["loss"] as? Double)
+        XCTAssertEqual(first, firstParallel, accuracy: 1e-6 * first)
+        XCTAssertEqual(try XCTUnwrap(ha[0]["mean_loss"] as? Double), try XCTUnwrap(hb[0]["mean_loss"] as? Double), accuracy: 1e-6)
+
+        let x = try SafetensorsFile(contentsOf: dir + "/one/latest.safetensors")
+        let y = try SafetensorsFile(contentsOf: dir + "/two/latest.safetensors")
+        XCTAssertNil(x.metadata["world_size"])
+        XCTAssertEqual(y.metadata["world_size"], "2")
+
+        let resumed = try CLI.run(arguments(dir + "/two") + ["--resume"])
+        XCTAssertNotEqual(resumed.status, 0)
+        XCTAssertTrue(resumed.stderr.contains("2 process(es)") && resumed.stderr.contains("mpirun -np 2"), resumed.stderr)
+    }
+
+    /// Flow extraction shared by 2 ranks writes the files one process writes; after a rank is
+    /// killed mid-way the job ends (mpirun names the rank) and a restart extracts only what is missing.
+    func testShardedFlowExtractionAndRestart() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        XCTAssertEqual(try CLI.run(["dataset", "synth", "--out", data, "--classes", "4", "--per-class", "3,1,1"]).status, 0)
+        let one = try CLI.run(["flow", "extract", "--data", data, "--out", dir + "/one", "--short-side", "24", "--jobs", "1"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let two = try Self.run(ranks: 2, ["flow", "extract", "--data", data, "--out", dir + "/two", "--short-side", "24", "--json"])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        let summary = try XCTUnwrap(Self.json(two.stdout), two.stdout)
+        XCTAssertEqual(summary["videos"] as? Int, 20)
+        XCTAssertEqual(summary["extracted"] as? Int, 20)
+        let files = try FileManager.default.subpathsOfDirectory(atPath: dir + "/one").filter { $0.hasSuffix(".mkv") || $0.hasSuffix(".json") }.sorted()
+        XCTAssertEqual(files.count, 40)
+        for f in files {
+            XCTAssertEqual(FileManager.default.contents(atPath: dir + "/one/" + f), FileManager.default.contents(atPath: dir + "/two/" + f), f)
+        }
+
+        // A longer job (larger frames), one rank killed with SIGKILL once some videos are done.
+        let out = dir + "/killed"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try Self.mpirun())
+        p.arguments = try Self.arguments(ranks: 2, ["flow", "extract", "--data", data, "--out", out, "--short-side", "64", "--json"])
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice; p.standardError = err
+        try p.run()
+        func done() -> Int { ((try? FileManager.default.subpathsOfDirectory(atPath: out)) ?? []).filter { $0.hasSuffix(".json") }.count }
+        let deadline = Date().addingTimeInterval(120)
+        while done() < 3 && p.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(p.isRunning, "the job finished before a rank could be killed")
+        let ranks = Self.children(of: p.processIdentifier)
+        XCTAssertEqual(ranks.count, 2, "mpirun's ranks: \(ranks)")
+        if let victim = ranks.last { kill(victim, SIGKILL) }
+        p.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(message.contains("rank 1") || message.contains("rank 0"), message)
+        let before = done()
+        XCTAssertLessThan(before, 20)
+        let again = try Self.run(ranks: 2, ["flow", "extract", "--data", data, "--out", out, "--short-side", "64", "--json"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let s = try XCTUnwrap(Self.json(again.stdout), again.stdout)
+        XCTAssertEqual(s["skipped"] as? Int, before, "complete videos are not redone")
+        XCTAssertEqual(s["extracted"] as? Int, 20 - before)
+    }
+
+    /// The processes whose parent is `pid` (mpirun's ranks, started by mpirun itself on one host).
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        var out: [Int32] = []
+        for e in entries {
+            guard let child = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 2, Int32(fields[1]) == pid { out.append(child) }
+        }
+        return out.sorted()
+    }
+}
