@@ -43,6 +43,13 @@ public final class FrameIndex: @unchecked Sendable {
     private var builtCount = 0
     /// New entries are written every this many (a long first epoch that dies keeps most of them).
     static let saveEvery = 200
+    /// Whether `save` writes (the processes of a data-parallel job but the first use the index and
+    /// leave the writing to the first, so they do not overwrite each other's entries).
+    public var writes: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return writable }
+        set { lock.lock(); writable = newValue; lock.unlock() }
+    }
+    private var writable = true
 
     /// Opens the index of the folder `root`: `file` (default `<root>/.vipbench/frame-index.json`),
     /// else the copy in `fallbackDirectory` (default `$XDG_CACHE_HOME` or `~/.cache`, then
@@ -127,11 +134,36 @@ public final class FrameIndex: @unchecked Sendable {
         return try results.map { try $0!.get() }
     }
 
+    /// The up-to-date entries of `paths` the index holds, keyed as stored (to hand to another
+    /// process: `merge`).
+    public func storedEntries(for paths: [String]) -> [String: Entry] {
+        var out: [String: Entry] = [:]
+        for path in paths {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { continue }
+            let bytes = (attributes[.size] as? NSNumber)?.int64Value ?? -1
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            let k = key(path)
+            lock.lock()
+            if let e = entries[k], e.bytes == bytes, e.modified == modified { out[k] = e }
+            lock.unlock()
+        }
+        return out
+    }
+
+    /// Adds entries another process built (`storedEntries`), unless this index has the same.
+    public func merge(_ others: [String: Entry]) {
+        lock.lock(); defer { lock.unlock() }
+        for (k, e) in others where entries[k] != e {
+            entries[k] = e
+            unsaved += 1
+        }
+    }
+
     /// Writes the index when it has new entries (to a temporary name, then renamed): beside the
     /// dataset, or in the user's cache when the dataset's folder cannot be written.
     public func save() throws {
         lock.lock()
-        guard unsaved > 0 else { lock.unlock(); return }
+        guard unsaved > 0, writable else { lock.unlock(); return }
         let stored = Stored(videos: entries)
         unsaved = 0
         lock.unlock()

@@ -22,6 +22,14 @@ public protocol Collective: AnyObject {
 extension Collective {
     public var isRoot: Bool { rank == 0 }
 
+    /// Returns when every process has called it (after the first process wrote a file the others
+    /// read next).
+    public func barrier() {
+        guard size > 1 else { return }
+        var token = [0.0]
+        allSum(&token)
+    }
+
     /// Every process's `text`, in rank order, on every process (reports, lists of failures).
     public func allGather(text: String) -> [String] {
         let bytes = Array(text.utf8)

@@ -32,6 +32,14 @@ public struct Runner {
     /// Also score every row under each temporal rule and crop rule with 1, 5 and 10 clips placed by
     /// the rule (3 crops, and the centre one of them), recorded as `table1:<profile>:rowN:sweep`.
     public var sweep = false
+    /// The processes of a data-parallel job (mpirun): every one runs the same stages; training and
+    /// scoring are shared among them, and the first alone writes files others read (then waits for
+    /// all), records results and reports events.
+    public var world: Collective = SingleProcess()
+    /// Under mpirun, a stage that fails on one process cannot be skipped by the others (they would
+    /// wait in a collective): this ends the job, naming the row and stage (nil: one process).
+    public var abortJob: ((String) -> Never)?
+    var isRoot: Bool { world.rank == 0 }
 
     public init(profile: Profile, rows: [Table1Row], seeds: [UInt64], dataset: VideoDataset, flowRoot: String?, work: String,
                 store: ResultsStore) {
@@ -89,7 +97,9 @@ public struct Runner {
         "\(work)/pretrain_\(pre.model.rawValue)_tclr_\(profile.rawValue)-\(pre.hash.prefix(8))/seed\(pre.seed)"
     }
 
-    public func run(events: (Event) -> Void) -> [Outcome] {
+    public func run(events allEvents: (Event) -> Void) -> [Outcome] {
+        let root = isRoot
+        func events(_ e: Event) { if root { allEvents(e) } }
         var outcomes: [Outcome] = []
         for seed in seeds {
             var members: [EnsembleMember] = []
@@ -103,11 +113,12 @@ public struct Runner {
                                                       flow: c.training.modality == .flow))
                     }
                 } catch {
+                    if world.size > 1, let abortJob { abortJob("\(c.name) seed \(seed): \(error)") }
                     events(.stage(row: c.name, seed: seed, stage: "failed", message: "\(error)"))
                     outcomes.append(Outcome(key: "row\(row.rawValue)", seed: seed, top1: [:], scores: nil, failure: "\(error)"))
                 }
             }
-            if members.count >= 2 {
+            if members.count >= 2 && root {
                 do { outcomes += try ensembles(members, seed: seed, events: events) } catch {
                     events(.stage(row: "ensemble", seed: seed, stage: "failed", message: "\(error)"))
                     outcomes.append(Outcome(key: "ensemble", seed: seed, top1: [:], scores: nil, failure: "\(error)"))
@@ -120,7 +131,7 @@ public struct Runner {
     func runRow(_ c: RowConfiguration, events: (Event) -> Void) throws -> Outcome {
         let dir = directory(c)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try Data(c.json.utf8).write(to: URL(fileURLWithPath: dir + "/row.json"))
+        if isRoot { try Data(c.json.utf8).write(to: URL(fileURLWithPath: dir + "/row.json")) }
         let seed = c.training.seed
         func say(_ stage: String, _ m: String) { events(.stage(row: c.name, seed: seed, stage: stage, message: m)) }
         var initFrom: String?
@@ -136,9 +147,10 @@ public struct Runner {
                 curves["pretrain"] = try found.map { try TrainingCheckpoint.history(ofFileAt: $0.latest) } ?? []
             } else {
                 say("pretrain", "TCLR pretraining, \(pre.epochs) epochs (\(shared.path))")
-                let (loader, _) = try TrainingSetup.loaders(pre, dataset: dataset, flowRoot: flowRoot, workers: workers)
+                let (loader, _) = try TrainingSetup.loaders(pre, dataset: dataset, flowRoot: flowRoot, workers: workers, world: world)
                 let s = try Training.train(pre, network: try TrainingSetup.network(pre), train: loader, validation: nil, directory: shared,
-                                           resume: true, commit: commit) { events(.training(row: c.name, seed: seed, stage: "pretrain", $0)) }
+                                           resume: true, commit: commit, world: world,
+                                           threads: world.size > 1 ? threads : nil) { events(.training(row: c.name, seed: seed, stage: "pretrain", $0)) }
                 curves["pretrain"] = s.history
                 initFrom = shared.latest
             }
@@ -150,9 +162,9 @@ public struct Runner {
             say("train", "initialised \(r.loaded.count) tensors from the pretraining, \(r.fresh.count) fresh")
         }
         say("train", "\(t.model) \(t.modality.rawValue) \(t.clip), \(t.epochs) epochs")
-        let (loader, val) = try TrainingSetup.loaders(t, dataset: dataset, flowRoot: flowRoot, workers: workers)
+        let (loader, val) = try TrainingSetup.loaders(t, dataset: dataset, flowRoot: flowRoot, workers: workers, world: world)
         let summary = try Training.train(t, network: network, train: loader, validation: val, directory: run, resume: true,
-                                         commit: commit) { events(.training(row: c.name, seed: seed, stage: "train", $0)) }
+                                         commit: commit, world: world, threads: world.size > 1 ? threads : nil) { events(.training(row: c.name, seed: seed, stage: "train", $0)) }
         curves["train"] = summary.history
         let scoresPath = try scores(c, split: "val", checkpoint: summary.latestCheckpoint, directory: dir, say: say)
         // The test split (the embedded set's labels are known; the challenge's are not) is what
@@ -164,6 +176,12 @@ public struct Runner {
             do { testPath = try scores(c, split: "test", checkpoint: summary.latestCheckpoint, directory: dir, say: say) } catch {
                 say("test", "the test split is not scored: \(error)")
             }
+        }
+        // Evaluation and recording are the first process's; the others go on to the next stage
+        // that needs them.
+        guard isRoot else {
+            if sweep { _ = try runSweep(c, checkpoint: summary.latestCheckpoint, directory: dir, say: say) }
+            return Outcome(key: "row\(c.row.rawValue)", seed: seed, top1: [:], scores: scoresPath, failure: nil, testScores: testPath)
         }
         let (top1, testTop1) = try evaluateAndRecord(key: "row\(c.row.rawValue)", seed: seed, scores: scoresPath, test: testPath,
                                                      configuration: c.hash, configurationFile: dir + "/row.json", curves: curves)
@@ -185,7 +203,8 @@ public struct Runner {
                                     clips: c.test.temporalClips, rule: c.test.rule, cropRule: c.test.cropRule,
                                     shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
             q.threads = threads
-            _ = try Scoring.run(q, dataset: dataset, output: path)
+            _ = try Scoring.run(q, dataset: dataset, output: path, world: world)
+            world.barrier()   // the first process has written it
         }
         return path
     }
@@ -207,9 +226,11 @@ public struct Runner {
                         var q = Scoring.Request(checkpoint: checkpoint, split: "val", crops: 3, clips: clips, rule: rule, cropRule: cropRule,
                                                 shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
                         q.threads = threads
-                        _ = try Scoring.run(q, dataset: dataset, output: path)   // written atomically
+                        _ = try Scoring.run(q, dataset: dataset, output: path, world: world)   // written atomically
+                        world.barrier()
                     }
                     files.append(path)
+                    guard isRoot else { continue }
                     let file = try ScoresFile(contentsOf: path)
                     let seconds = Double(file.metadata["seconds"] ?? "") ?? .nan
                     let label = "\(rule.rawValue)/\(cropRule.rawValue)"
@@ -227,6 +248,7 @@ public struct Runner {
                 }
             }
         }
+        guard isRoot else { return [] }
         let config = RowKey.configuration(profile: profile.rawValue, key: "row\(c.row.rawValue):sweep")
         if try store.runs(configuration: config).contains(where: { $0.status == .finished && $0.seed == Int(t.seed) }) { return points }
         let run = try store.beginRun(configuration: config, profile: profile.rawValue, seed: Int(t.seed), provenance: runProvenance())

@@ -35,7 +35,10 @@ public enum Scoring {
     }
 
     /// Views are crop-major in the file (N x crops x clips x classes), as the Evaluation module reads them.
-    public static func run(_ q: Request, dataset: VideoDataset, output: String,
+    ///
+    /// With several processes (`world`), each scores every `size`-th video and the first writes the
+    /// one file, in the split's order: the file one process writes, but for its `seconds`.
+    public static func run(_ q: Request, dataset: VideoDataset, output: String, world: Collective = SingleProcess(),
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
         let ckpt = try TrainingCheckpoint(contentsOf: q.checkpoint)
         let c = ckpt.configuration
@@ -48,8 +51,9 @@ public enum Scoring {
         guard dataset.classes.count == c.classes else {
             throw TrainingError.data("\(dataset.root) has \(dataset.classes.count) classes; the checkpoint's model has \(c.classes)")
         }
-        let items = dataset.items(split: q.split).filter { !dataset.knownCorrupt.contains($0.id) }
-        guard !items.isEmpty else { throw TrainingError.data("\(dataset.root): split '\(q.split)' has no videos") }
+        let everyItem = dataset.items(split: q.split).filter { !dataset.knownCorrupt.contains($0.id) }
+        guard !everyItem.isEmpty else { throw TrainingError.data("\(dataset.root): split '\(q.split)' has no videos") }
+        let items = everyItem.enumerated().filter { $0.offset % world.size == world.rank }.map(\.element)
         let modality = try TrainingSetup.modality(c, flowRoot: q.flowRoot)
         let sampler = ClipSampler(clip: c.clipSpec!, shortSide: side,
                                   mode: .test(crops: q.crops, clips: q.clips, rule: q.rule, cropRule: q.cropRule, size: size),
@@ -82,6 +86,26 @@ public enum Scoring {
                 }
             }
         }
+        if world.size > 1 {
+            // Every process's videos, back in the split's order.
+            struct Part: Codable { var ids: [String]; var labels: [Int?]; var failed: [String] }
+            let k = dataset.classes.count * q.crops * q.clips
+            let parts = world.allGather(text: String(decoding: try JSONEncoder().encode(Part(ids: ids, labels: labels, failed: failed)), as: UTF8.self))
+            let allLogits = world.allGather(logits)
+            var rows: [String: (Int?, ArraySlice<Float>)] = [:]
+            var offset = 0
+            failed = []
+            for text in parts {
+                let part = try JSONDecoder().decode(Part.self, from: Data(text.utf8))
+                for (id, label) in zip(part.ids, part.labels) {
+                    rows[id] = (label, allLogits[offset..<(offset + k)])
+                    offset += k
+                }
+                failed += part.failed
+            }
+            ids = []; labels = []; logits = []
+            for item in everyItem { if let (label, row) = rows[item.id] { ids.append(item.id); labels.append(label); logits += row } }
+        }
         let seconds = Date().timeIntervalSince(start)
         guard !ids.isEmpty else { throw TrainingError.data("no video of split '\(q.split)' could be read") }
         let meta: [String: String] = [
@@ -92,7 +116,7 @@ public enum Scoring {
         ]
         let scores = try ScoresFile(videoIDs: ids, labels: labels, classNames: dataset.classes, spatialCrops: q.crops,
                                     temporalClips: q.clips, logits: logits, metadata: meta, source: output)
-        try scores.write(to: output)
+        if world.rank == 0 { try scores.write(to: output) }
         return Result(scores: scores, failures: failed, seconds: seconds)
     }
 }

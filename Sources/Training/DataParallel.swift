@@ -1,4 +1,6 @@
+import Data
 import Engine
+import Foundation
 
 /// Data-parallel training's two exchanges: the gradient sum after every backward pass and the
 /// copy of the first process's weights and buffers to the others.
@@ -31,6 +33,25 @@ public enum DataParallel {
             members.append(i)
         }
         if !bucket.isEmpty { flush() }
+    }
+
+    /// Completes the frame index of `paths` before a data-parallel run: each process builds the
+    /// missing entries of its share of the videos (every `size`-th), all of them are exchanged, and
+    /// the first process alone writes the index (the others only read it). Without this, each
+    /// process would decode the videos of its batches for their tables and overwrite the index
+    /// file with its own part. A video that cannot be read is left to the loader, which reports it.
+    public static func shareFrameIndex(_ index: FrameIndex, paths: [String], over world: Collective, jobs: Int) {
+        guard world.size > 1 else { return }
+        let mine = paths.enumerated().filter { $0.offset % world.size == world.rank }.map(\.element)
+        _ = try? index.entries(for: mine, jobs: jobs)   // every entry is built; a failure is thrown after
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let text = (try? encoder.encode(index.storedEntries(for: mine))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        index.writes = world.rank == 0
+        for part in world.allGather(text: text) {
+            if let entries = try? JSONDecoder().decode([String: FrameIndex.Entry].self, from: Data(part.utf8)) { index.merge(entries) }
+        }
+        try? index.save()
     }
 
     /// Gives every process the root's values of `tensors` (weights at the start, batch-norm

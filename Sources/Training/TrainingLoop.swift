@@ -96,7 +96,8 @@ public struct RunDirectory: Sendable {
 /// Trains `network` on `train`, validating on `validation` (1 view per video), writing `latest`
 /// (and `best` when validation improves) into `directory`. With `resume`, goes on from `latest`
 /// exactly where it stopped: every random draw comes from (seed, epoch, batch), so the weights at
-/// the end are bit-identical to those of an uninterrupted run.
+/// the end are bit-identical to those of an uninterrupted run. An unfinished run resumes only with
+/// the number of processes that wrote it; a finished one is returned whatever the number.
 ///
 /// Data-parallel (`world` of several processes, each with loaders sharded to its part of every
 /// batch): gradients are summed over the processes after each backward pass, every process takes
@@ -106,7 +107,7 @@ public struct RunDirectory: Sendable {
 /// statistics with `syncBatchNorm`.
 public func train(_ config: TrainingConfiguration, network: TrainableNetwork, train: ClipLoader, validation: ClipLoader?,
                   directory: RunDirectory, resume: Bool, commit: String, world: Collective = SingleProcess(),
-                  events: (TrainingEvent) throws -> Void) throws -> TrainingSummary {
+                  threads: Int? = nil, events: (TrainingEvent) throws -> Void) throws -> TrainingSummary {
     try config.validate()
     let model = network.module
     let fm = FileManager.default
@@ -116,7 +117,9 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
     let parallel = world.size > 1
     if parallel && config.syncBatchNorm == true { model.synchronizeBatchNorm(world) }
     defer { if parallel { model.synchronizeBatchNorm(nil) } }
-    return try Parallel.withThreads(config.threads) {
+    // `threads` (the cores a process of a data-parallel job has) overrides the configuration's
+    // count without changing its hash: the engine's results do not depend on its thread count.
+    return try Parallel.withThreads(threads ?? config.threads) {
         var optimizer = Optimizer(rule: config.optimizer, groups: config.parameterGroups)
         var epoch = 0, nextBatch = 0, step = 0
         var lossSum = 0.0, lossCount = 0
@@ -127,7 +130,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         var wroteCheckpoint = false
         if resume && fm.fileExists(atPath: directory.latest) {
             let c = try TrainingCheckpoint(contentsOf: directory.latest)
-            if c.worldSize != world.size {
+            if c.worldSize != world.size && c.epoch < config.epochs {
                 throw TrainingError.checkpoint(path: directory.latest, message: "was written by a job of \(c.worldSize) process(es) and this one has "
                     + "\(world.size): resume with the same number (`mpirun -np \(c.worldSize)`\(c.worldSize == 1 ? " or no mpirun" : "")), since each "
                     + "process's part of a batch, its batch-norm statistics and the order of the gradient sums depend on it")
@@ -253,6 +256,8 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
             try checkpoint(directory.latest, label: "latest")
             try emit(.epoch(record))
         }
+        // The first process's last checkpoint is on disk before any process goes on to read it.
+        world.barrier()
         return TrainingSummary(configurationHash: config.hash, epochs: epoch, steps: step, lastLoss: lastLoss,
                                bestTop1: bestTop1, bestEpoch: bestEpoch, lastTop1: lastTop1, latestCheckpoint: directory.latest,
                                bestCheckpoint: fm.fileExists(atPath: directory.best) ? directory.best : nil,

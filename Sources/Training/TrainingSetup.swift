@@ -1,5 +1,6 @@
 import Data
 import Engine
+import Flow
 import Foundation
 import Models
 
@@ -35,7 +36,8 @@ public enum TrainingSetup {
     /// batch this process loads in data-parallel training (its share of the validation videos too).
     public static func loaders(_ c: TrainingConfiguration, dataset: VideoDataset, flowRoot: String?, workers: Int = 2,
                                cacheBytes: Int = 512_000_000, limit: Int? = nil,
-                               shard: ClipLoader.Shard = .whole) throws -> (train: ClipLoader, validation: ClipLoader?) {
+                               world: Collective = SingleProcess()) throws -> (train: ClipLoader, validation: ClipLoader?) {
+        let shard = ClipLoader.Shard(rank: world.rank, count: world.size)
         let modality = try modality(c, flowRoot: flowRoot)
         func items(_ split: String) -> [VideoDataset.Item] {
             let all = dataset.items(split: split).filter { !dataset.knownCorrupt.contains($0.id) }
@@ -54,9 +56,17 @@ public enum TrainingSetup {
             sampler.augmentedCopies = c.augmentedCopies
         }
         let index = frameIndex(modality, dataset: dataset)
+        let val = items("val")
+        if world.size > 1 {
+            let all = c.objective == .supervised ? train + val : train
+            let paths = all.map { item -> String in
+                if case .flow(let root) = modality { return FlowVideo.videoPath(FlowVideo.base(root: root, split: item.split, id: item.id)) }
+                return item.path
+            }
+            DataParallel.shareFrameIndex(index, paths: paths, over: world, jobs: workers)
+        }
         let trainLoader = ClipLoader(items: train, sampler: sampler, batchSize: c.batch, workers: workers, seed: c.seed,
                                      shuffle: true, cacheBytes: cacheBytes, frameIndex: index, shard: shard)
-        let val = items("val")
         guard c.objective == .supervised, !val.isEmpty else { return (trainLoader, nil) }
         let valSampler = ClipSampler(clip: clip, shortSide: c.shortSide,
                                      mode: .test(crops: 1, clips: 1, rule: .slowfastOffset, cropRule: .slowfast, size: c.crop),

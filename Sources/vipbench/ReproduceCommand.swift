@@ -6,6 +6,7 @@ import Plot
 import Store
 import Foundation
 import Benchmarking
+import Distributed
 import Harness
 import Training
 
@@ -44,7 +45,9 @@ struct ReproduceCommand: ParsableCommand {
     @Flag(name: .customLong("print-config"), help: "Print each row's resolved configuration (JSON) and its hash.") var printConfig = false
     @Flag(name: .customLong("dry-run"), help: "Plan the stages with cost and estimated time; run nothing.") var dryRun = false
     @Flag(name: .customLong("no-measure"), help: "With --dry-run: GMACs and clips only, no throughput measurement.") var noMeasure = false
-    @Option(help: "Threads for the throughput measurement.") var threads: Int = 2
+    @Option(help: "Threads of the engine, BLAS and flow extraction, and of the throughput measurement (default 2; under mpirun, the host's cores shared by its ranks).")
+    var threads: Int?
+    var engineThreads: Int { threads ?? Cluster.defaultThreads }
     @Flag(help: "Print JSON.") var json = false
     @Option(help: ArgumentHelp("Extracted flow of --data (default: beside the data, <data>-flow, extracted when missing).", valueName: "dir")) var flow: String?
     @Option(parsing: .upToNextOption, help: "Seeds (each row is run once per seed).") var seeds: [UInt64] = [0]
@@ -109,9 +112,9 @@ struct ReproduceCommand: ParsableCommand {
                     note("measuring \(network) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
                     // The profile's own batch where it fits (small clips), 2 at paper size; at least a second of repeats.
                     let batch = profile == .paper ? (s.training ? 2 : 1) : 16
-                    let r = ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: threads, train: s.training,
+                    let r = ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: engineThreads, train: s.training,
                                                    classes: counts.classes, width: width, minimumSeconds: 1)
-                    measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(threads) threads)")
+                    measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(engineThreads) threads)")
                 }
                 seconds = measured[key]!.secondsPerClip * s.clips
                 source = measured[key]!.source
@@ -144,6 +147,12 @@ extension ReproduceCommand {
         guard data != nil || profile != .paper else { throw ValidationError("the paper profile needs --data (the Kinetics400ViPriors folder)") }
         guard let (defaultFolder, options) = profile.embeddedDataset else { return (try VideoDataset.challenge(root: data!), data!) }
         let folder = data ?? defaultFolder
+        // Under mpirun the first rank renders; the others wait and read what it rendered.
+        guard Cluster.isRoot else {
+            Cluster.world.barrier()
+            return (try VideoDataset.challenge(root: folder), folder)
+        }
+        defer { Cluster.world.barrier() }
         let fm = FileManager.default
         let present = fm.fileExists(atPath: folder + "/annotations/clsIdx.csv")
         let found = SyntheticDataset.Manifest.read(from: folder)
@@ -167,19 +176,24 @@ extension ReproduceCommand {
         guard let plan = Planner.flowExtraction(configs) else { return flow }
         let out = flow ?? root + "-flow"
         let extractor = FlowExtractor(parameters: FlowPreset.opencvCPU.parameters, preset: FlowPreset.opencvCPU.rawValue,
-                                      shortSide: plan.shortSide, jobs: threads)
+                                      shortSide: plan.shortSide, jobs: engineThreads)
         // Every split, test included: the rows are scored on test too (the ensemble's searched
         // weights are applied there).
-        let work = ds.items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: FlowVideo.base(root: out, split: $0.split, id: $0.id)) }
+        let all = ds.items.map { FlowExtractor.Job(id: $0.id, source: $0.path, output: FlowVideo.base(root: out, split: $0.split, id: $0.id)) }
+        let world = Cluster.world
+        // Under mpirun each rank extracts every N-th video (a stable share: a restart redoes
+        // only what is missing), and all wait until every video is done.
+        let work = shard(all, rank: world.rank, size: world.size)
         let missing = work.filter { !extractor.isComplete($0) }
-        if !missing.isEmpty {
-            note("flow: extracting \(missing.count) of \(work.count) videos into \(out) (resumable)")
+        let toDo = world.allSum([missing.count])[0]
+        if toDo > 0 {
+            note("flow: extracting \(toDo) of \(all.count) videos into \(out) (resumable)" + (world.size > 1 ? " on \(world.size) ranks" : ""))
             let bar = ProgressBar(total: missing.count, label: "videos (flow)")
             let outcomes = extractor.run(missing) { done, _, job, o in
-                if case .failed(let why) = o { note("\(job.source): flow failed: \(why)") }
+                if case .failed(let why) = o { Cluster.report("\(job.source): flow failed: \(why)") }
                 bar.update(done)
             }
-            let failed = outcomes.filter { if case .failed = $0 { return true }; return false }.count
+            let failed = world.allSum([outcomes.filter { if case .failed = $0 { return true }; return false }.count])[0]
             if failed > 0 { note("flow: \(failed) video(s) failed; the flow rows leave them out") }
         }
         return out
@@ -199,9 +213,19 @@ extension ReproduceCommand {
         let flowRoot = try prepareFlow(ds, root: root!, configs: configs)
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
         var runner = Runner(profile: profile, rows: selected, seeds: seeds, dataset: ds, flowRoot: flowRoot, work: work, store: db)
-        runner.threads = threads
+        runner.threads = engineThreads
+        runner.workers = max(1, min(2, engineThreads))
         runner.sweep = sweep
-        let facts = MachineInfo.current(askToolchain: false)
+        runner.world = Cluster.world
+        if let mpi = Cluster.mpi, mpi.size > 1 {
+            note("reproduce on \(mpi.size) ranks x \(engineThreads) thread(s): training, test scores and flow are shared; rank 0 records and reports")
+            runner.abortJob = { message in
+                Cluster.say("vipbench rank \(mpi.rank) of \(mpi.size) (\(mpi.hosts[mpi.rank])): stopping the job: \(message)")
+                mpi.abort(code: 1)
+            }
+        }
+        var facts = MachineInfo.current(askToolchain: false)
+        if let mpi = Cluster.mpi { facts.job = .init(processes: mpi.size, hosts: mpi.hosts, threadsPerProcess: engineThreads) }
         runner.commit = facts.git.commit ?? "unknown"
         runner.provenance = facts.provenance()
         let outcomes = runner.run { event in
@@ -215,6 +239,8 @@ extension ReproduceCommand {
                 }
             }
         }
+        // The cost stage, the report and the plots are the first rank's.
+        guard Cluster.isRoot else { return }
         var gmacs: [Table1Row: Double] = [:]
         for c in configs { gmacs[c.row] = Planner.gmacsPerTestView(c) }
         var costs: [Table1Row: [PerformanceRecord]] = [:]
@@ -226,7 +252,7 @@ extension ReproduceCommand {
                     for c in configs { paper[c.row] = Table1Configurations.row(c.row, profile: .paper, classes: c.training.classes) }
                 }
                 costs = try CostStage.run(configs, paper: paper, store: db, provenance: runner.runProvenance(), measure: { s in
-                    let r = ModelBenchmark.run(model: s.model, input: s.input, batch: s.batch, threads: threads, train: s.training,
+                    let r = ModelBenchmark.run(model: s.model, input: s.input, batch: s.batch, threads: engineThreads, train: s.training,
                                                    classes: s.classes, width: s.width, minimumSeconds: s.minimumSeconds)
                     return ModelBenchmark.record(r)
                 }, say: { row, m in note("[\(row)] \(m)") })

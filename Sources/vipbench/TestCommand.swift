@@ -19,6 +19,9 @@ struct TestCommand: ParsableCommand {
             configuration. Views are CROPSxCLIPS: 1 or 3 spatial crops of --crop after decoding at \
             --short-side (3 crops lie along the long side), and clips placed by --rule. Videos \
             that cannot be read are reported and left out; the rest are scored.
+
+            Under mpirun the videos are shared among the ranks (every N-th to each) and the first \
+            rank writes the one scores file.
             """)
 
     @Option(help: ArgumentHelp("A training checkpoint (RUNDIR/best.safetensors or latest.safetensors).", valueName: "file")) var checkpoint: String
@@ -31,7 +34,7 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Crop size (default: the training crop).") var crop: Int?
     @Option(help: ArgumentHelp("Flow folder, for a flow model (default: none; required then).", valueName: "dir")) var flow: String?
     @Option(help: "Videos per forward batch.") var batch: Int = 4
-    @Option(help: "Threads of the engine and BLAS.") var threads: Int = 2
+    @Option(help: "Threads of the engine and BLAS (default 2; under mpirun, the host's cores shared by its ranks).") var threads: Int?
     @Option(help: ArgumentHelp("The scores file to write (.safetensors).", valueName: "file")) var out: String
     @Flag(help: "Print a JSON summary.") var json = false
 
@@ -44,12 +47,13 @@ struct TestCommand: ParsableCommand {
         let dataset = try VideoDataset.challenge(root: data)
         var q = Scoring.Request(checkpoint: checkpoint, split: split, crops: crops, clips: clips, rule: rule, cropRule: cropRule,
                                 shortSide: shortSide, crop: crop, flowRoot: flow)
-        q.batch = batch; q.threads = threads
+        q.batch = batch; q.threads = threads ?? Cluster.defaultThreads
         var bar: ProgressBar?
-        let r = try Scoring.run(q, dataset: dataset, output: out) { done, total in
+        let r = try Scoring.run(q, dataset: dataset, output: out, world: Cluster.world) { done, total in
             if bar == nil { bar = ProgressBar(total: total, label: "videos") }
             bar?.update(done)
         }
+        guard Cluster.isRoot else { return }
         for f in r.failures { note("left out: \(f)") }
         let n = r.scores.videoCount
         let summary = TestSummary(videos: n, failed: r.failures.count, views: crops * clips, seconds: r.seconds,

@@ -61,8 +61,7 @@ struct TrainingOptions: ParsableArguments {
 
     var engineThreads: Int { threads ?? Cluster.defaultThreads }
     var loaderWorkers: Int { workers ?? Cluster.defaultThreads }
-    /// This process's part of every batch (all of it without mpirun).
-    var shard: ClipLoader.Shard { ClipLoader.Shard(rank: Cluster.world.rank, count: Cluster.world.size) }
+
     @Option(name: .customLong("cache-mb"), help: "Decoded-frame cache in MB (0: decode every time).") var cacheMB: Int = 512
     @Option(name: .customLong("validate-every"), help: "Validate every N epochs (and after the last); 0 never.") var validateEvery: Int = 1
     @Option(name: .customLong("checkpoint-every"), help: "Also write latest every N steps (besides every epoch's end); 0 only at epoch ends.") var checkpointEvery: Int = 0
@@ -284,7 +283,7 @@ struct TrainCommand: ParsableCommand {
         }
         let (loader, valLoader) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.loaderWorkers,
                                                             cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos,
-                                                            shard: options.shard)
+                                                            world: Cluster.world)
         try options.run(config, network: network, train: loader, validation: valLoader)
     }
 }
@@ -319,7 +318,7 @@ struct PretrainCommand: ParsableCommand {
             note("configuration \(config.hash):\n\(config.json)")
             let (loader, _) = try TrainingSetup.loaders(config, dataset: dataset, flowRoot: options.flow, workers: options.loaderWorkers,
                                                         cacheBytes: options.cacheMB * 1_000_000, limit: options.limitVideos,
-                                                        shard: options.shard)
+                                                        world: Cluster.world)
             try options.run(config, network: try TrainingSetup.network(config), train: loader, validation: nil)
         }
     }
