@@ -40,6 +40,8 @@ public struct Runner {
     /// wait in a collective): this ends the job, naming the row and stage (nil: one process).
     public var abortJob: ((String) -> Never)?
     var isRoot: Bool { world.rank == 0 }
+    /// Synchronised batch norm in every training stage (a configuration of its own: its hash differs).
+    public var syncBatchNorm = false
 
     public init(profile: Profile, rows: [Table1Row], seeds: [UInt64], dataset: VideoDataset, flowRoot: String?, work: String,
                 store: ResultsStore) {
@@ -86,6 +88,10 @@ public struct Runner {
         var c = Table1Configurations.row(row, profile: profile, classes: dataset.classes.count)
         c.training.seed = seed
         c.pretraining?.seed = seed
+        if syncBatchNorm {
+            c.training.syncBatchNorm = true
+            c.pretraining?.syncBatchNorm = true
+        }
         return c
     }
 

@@ -109,6 +109,9 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
                   directory: RunDirectory, resume: Bool, commit: String, world: Collective = SingleProcess(),
                   threads: Int? = nil, events: (TrainingEvent) throws -> Void) throws -> TrainingSummary {
     try config.validate()
+    guard config.batch >= world.size else {
+        throw TrainingError.configuration("batch \(config.batch) is smaller than the \(world.size) processes: each needs a part of every batch")
+    }
     let model = network.module
     let fm = FileManager.default
     let isRoot = world.rank == 0

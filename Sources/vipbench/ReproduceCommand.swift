@@ -57,6 +57,8 @@ struct ReproduceCommand: ParsableCommand {
     @Option(help: .hidden) var sabotage: Sabotage?
     @Flag(help: "Also the crop and sampling sweep: every temporal rule and crop rule with 1, 5 and 10 clips, at 1 and 3 crops, with the cost per video (about 13x the test stage).")
     var sweep = false
+    @Flag(name: .customLong("sync-batch-norm"), help: "Under mpirun: batch-norm statistics over the whole batch of every rank in every training stage (a configuration of its own; default: each rank's part, as PyTorch's DDP).")
+    var syncBatchNorm = false
     @Option(help: "The cost stage: full (each row's training step and test view at the profile's size and at the paper's: parameters, GMACs, clips/s, peak memory), scaled (the profile's size only) or skip. Default: full, scaled for smoke.")
     var cost: CostScope?
 
@@ -110,8 +112,10 @@ struct ReproduceCommand: ParsableCommand {
                 let key = "\(network)|\(s.input)|\(width)|\(s.training)"
                 if measured[key] == nil {
                     note("measuring \(network) \(s.input.map(String.init).joined(separator: "x")) width \(width) \(s.training ? "training step" : "inference") ...")
-                    // The profile's own batch where it fits (small clips), 2 at paper size; at least a second of repeats.
-                    let batch = profile == .paper ? (s.training ? 2 : 1) : 16
+                    // The profile's own batch where it fits (small clips), 1 at paper size (an R3D-50
+                    // training step at batch 2 needs more memory than a 24 GB machine has); at
+                    // least a second of repeats.
+                    let batch = profile == .paper ? 1 : 16
                     let r = ModelBenchmark.run(model: network, input: s.input, batch: batch, threads: engineThreads, train: s.training,
                                                    classes: counts.classes, width: width, minimumSeconds: 1)
                     measured[key] = Throughput(secondsPerClip: r.secondsPerClip, source: "measured now (\(engineThreads) threads)")
@@ -209,7 +213,11 @@ extension ReproduceCommand {
             let k = ds.classes.count
             for i in ds.items.indices where ds.items[i].split == "train" { ds.items[i].label = ds.items[i].label.map { ($0 + 1) % k } }
         }
-        let configs = selected.map { Table1Configurations.row($0, profile: profile, classes: ds.classes.count) }
+        let configs = selected.map { row -> RowConfiguration in
+            var c = Table1Configurations.row(row, profile: profile, classes: ds.classes.count)
+            if syncBatchNorm { c.training.syncBatchNorm = true; c.pretraining?.syncBatchNorm = true }
+            return c
+        }
         let flowRoot = try prepareFlow(ds, root: root!, configs: configs)
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
         var runner = Runner(profile: profile, rows: selected, seeds: seeds, dataset: ds, flowRoot: flowRoot, work: work, store: db)
@@ -217,6 +225,7 @@ extension ReproduceCommand {
         runner.workers = max(1, min(2, engineThreads))
         runner.sweep = sweep
         runner.world = Cluster.world
+        runner.syncBatchNorm = syncBatchNorm
         if let mpi = Cluster.mpi, mpi.size > 1 {
             note("reproduce on \(mpi.size) ranks x \(engineThreads) thread(s): training, test scores and flow are shared; rank 0 records and reports")
             runner.abortJob = { message in

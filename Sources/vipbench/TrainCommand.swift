@@ -116,9 +116,6 @@ struct TrainingOptions: ParsableArguments {
         if world.size > 1 {
             note("data-parallel: \(world.size) processes, \(config.batch / world.size)-\((config.batch + world.size - 1) / world.size) videos each of every batch of \(config.batch)"
                  + (config.syncBatchNorm == true ? ", synchronised batch norm" : ", batch norm per process"))
-            guard config.batch >= world.size else {
-                throw ValidationError("--batch \(config.batch) is smaller than the \(world.size) processes: every process needs a part of each batch")
-            }
         }
         let dir = RunDirectory(out)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
