@@ -76,7 +76,7 @@ final class DistributedCLITests: XCTestCase {
 
     /// A short training run by 2 ranks (synchronised batch norm, batch 8 = 4 + 4) validates as one
     /// process with batch 8 does, epoch after epoch; rank 0 alone writes the checkpoint, which
-    /// records the world size, and a resume without mpirun is refused, saying why.
+    /// records the world size.
     ///
     /// Weights are not compared after several steps: at these tiny sizes the gradient's kinks
     /// (a ReLU input at zero) turn float-order differences into visible ones within a few steps, as
@@ -121,9 +121,60 @@ final class DistributedCLITests: XCTestCase {
         XCTAssertNil(x.metadata["world_size"])
         XCTAssertEqual(y.metadata["world_size"], "2")
 
-        let resumed = try CLI.run(arguments(dir + "/two") + ["--resume"])
-        XCTAssertNotEqual(resumed.status, 0)
-        XCTAssertTrue(resumed.stderr.contains("2 process(es)") && resumed.stderr.contains("mpirun -np 2"), resumed.stderr)
+        // A finished run is returned as it is, whatever the number of processes.
+        let again = try CLI.run(arguments(dir + "/two") + ["--resume"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+    }
+
+    /// A rank killed with SIGKILL mid-run takes the job down (mpirun names it; nothing waits
+    /// forever); a resume without mpirun is refused, saying why, and the job started again with
+    /// --resume ends with the weights of an uninterrupted 2-rank run, bit for bit.
+    func testKilledRankEndsTheJobAndResumeIsBitIdentical() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = dir + "/data"
+        XCTAssertEqual(try CLI.run(["dataset", "synth", "--out", data, "--classes", "4", "--per-class", "4,2,1"]).status, 0)
+        func arguments(_ out: String) -> [String] {
+            ["train", "r3d18", "--data", data, "--out", out, "--width", "0.125", "--clip", "8x2", "--short-side", "40",
+             "--crop", "32", "--batch", "4", "--epochs", "3", "--lr", "0.01", "--flip", "0", "--normalise", "slowfast",
+             "--seed", "3", "--threads", "1", "--workers", "1", "--checkpoint-every", "1"]
+        }
+        let full = try Self.run(ranks: 2, arguments(dir + "/full"))
+        XCTAssertEqual(full.status, 0, full.stderr)
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try Self.mpirun())
+        p.arguments = try Self.arguments(ranks: 2, arguments(dir + "/cut"))
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice; p.standardError = err
+        try p.run()
+        func steps() -> Int {
+            guard let text = try? String(contentsOfFile: dir + "/cut/log.jsonl", encoding: .utf8) else { return 0 }
+            return text.split(separator: "\n").filter { $0.contains("\"kind\":\"step\"") }.count
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while steps() < 6 && p.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertTrue(p.isRunning, "the run finished before a rank could be killed")
+        let ranks = Self.children(of: p.processIdentifier)
+        XCTAssertEqual(ranks.count, 2, "mpirun's ranks: \(ranks)")
+        if let victim = ranks.last { kill(victim, SIGKILL) }
+        p.waitUntilExit()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(message.contains("rank 1"), message)
+
+        // An unfinished 2-rank run does not resume in one process: the parts of each batch and
+        // the order of the sums would change.
+        let single = try CLI.run(arguments(dir + "/cut") + ["--resume"])
+        XCTAssertNotEqual(single.status, 0)
+        XCTAssertTrue(single.stderr.contains("2 process(es)") && single.stderr.contains("mpirun -np 2"), single.stderr)
+        let resumed = try Self.run(ranks: 2, arguments(dir + "/cut") + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming at epoch"), resumed.stderr)
+        let a = try SafetensorsFile(contentsOf: dir + "/full/latest.safetensors").tensors.filter { $0.key.hasPrefix("model/") }
+        let b = try SafetensorsFile(contentsOf: dir + "/cut/latest.safetensors").tensors.filter { $0.key.hasPrefix("model/") }
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertEqual(a, b, "the resumed 2-rank run's weights differ from the uninterrupted one's")
     }
 
     /// Flow extraction shared by 2 ranks writes the files one process writes; after a rank is
