@@ -43,10 +43,10 @@ enum CLI {
 
     /// Starts the tool with this process's environment, less VIPBENCH_DB and `unsetting`, plus
     /// `environment`.
-    static func start(_ arguments: [String], environment: [String: String] = [:], unsetting: [String] = [],
+    static func start(_ arguments: [String], executable: String? = nil, environment: [String: String] = [:], unsetting: [String] = [],
                       directory: String? = nil) throws -> (Process, Pipe, Pipe) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
+        p.executableURL = URL(fileURLWithPath: try executable ?? binary())
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "VIPBENCH_DB")
@@ -65,7 +65,13 @@ enum CLI {
     @discardableResult
     static func run(_ arguments: [String], environment: [String: String] = [:], unsetting: [String] = [],
                     directory: String? = nil) throws -> Result {
-        let (p, out, err) = try start(arguments, environment: environment, unsetting: unsetting, directory: directory)
+        try run(arguments: arguments, environment: environment, unsetting: unsetting, directory: directory)
+    }
+
+    /// `executable` (default: the tool) with `arguments`, to its end; stdout and stderr collected.
+    static func run(arguments: [String], executable: String? = nil, environment: [String: String] = [:], unsetting: [String] = [],
+                    directory: String? = nil) throws -> Result {
+        let (p, out, err) = try start(arguments, executable: executable, environment: environment, unsetting: unsetting, directory: directory)
         final class Box: @unchecked Sendable { var data = Data() }
         let errBox = Box()
         let done = DispatchSemaphore(value: 0)

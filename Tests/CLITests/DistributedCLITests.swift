@@ -25,26 +25,26 @@ final class DistributedCLITests: XCTestCase {
 
     @discardableResult
     static func run(ranks: Int, _ arguments: [String]) throws -> CLI.Result {
+        try CLI.run(arguments: try Self.arguments(ranks: ranks, arguments), executable: try mpirun())
+    }
+
+    /// Starts `mpirun -np 2 vipbench arguments`, waits until `progress()` reaches `after`, kills
+    /// rank 1 with SIGKILL and returns mpirun's status and stderr once the job has ended.
+    static func killRank(_ arguments: [String], after: Int, progress: () -> Int) throws -> (status: Int32, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try mpirun())
-        p.arguments = try Self.arguments(ranks: ranks, arguments)
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "VIPBENCH_DB")
-        p.environment = env
-        p.currentDirectoryURL = URL(fileURLWithPath: CLI.packageRoot)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
+        p.arguments = try Self.arguments(ranks: 2, arguments)
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice; p.standardError = err
         try p.run()
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box()
-        let done = DispatchSemaphore(value: 0)
-        let errHandle = err.fileHandleForReading
-        Thread { errBox.data = errHandle.readDataToEndOfFile(); done.signal() }.start()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let deadline = Date().addingTimeInterval(120)
+        while progress() < after && p.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertTrue(p.isRunning, "the job finished before a rank could be killed")
+        let ranks = children(of: p.processIdentifier)
+        XCTAssertEqual(ranks.count, 2, "mpirun's ranks: \(ranks)")
+        if let victim = ranks.last { kill(victim, SIGKILL) }
         p.waitUntilExit()
-        done.wait()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                          stderr: String(decoding: errBox.data, as: UTF8.self))
+        return (p.terminationStatus, String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 
     static func json(_ text: String) -> [String: Any]? {
@@ -142,25 +142,12 @@ final class DistributedCLITests: XCTestCase {
         let full = try Self.run(ranks: 2, arguments(dir + "/full"))
         XCTAssertEqual(full.status, 0, full.stderr)
 
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Self.mpirun())
-        p.arguments = try Self.arguments(ranks: 2, arguments(dir + "/cut"))
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice; p.standardError = err
-        try p.run()
         func steps() -> Int {
             guard let text = try? String(contentsOfFile: dir + "/cut/log.jsonl", encoding: .utf8) else { return 0 }
             return text.split(separator: "\n").filter { $0.contains("\"kind\":\"step\"") }.count
         }
-        let deadline = Date().addingTimeInterval(120)
-        while steps() < 6 && p.isRunning && Date() < deadline { usleep(10_000) }
-        XCTAssertTrue(p.isRunning, "the run finished before a rank could be killed")
-        let ranks = Self.children(of: p.processIdentifier)
-        XCTAssertEqual(ranks.count, 2, "mpirun's ranks: \(ranks)")
-        if let victim = ranks.last { kill(victim, SIGKILL) }
-        p.waitUntilExit()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertNotEqual(p.terminationStatus, 0)
+        let (status, message) = try Self.killRank(arguments(dir + "/cut"), after: 6, progress: steps)
+        XCTAssertNotEqual(status, 0)
         XCTAssertTrue(message.contains("rank 1"), message)
 
         // An unfinished 2-rank run does not resume in one process: the parts of each batch and
@@ -199,22 +186,10 @@ final class DistributedCLITests: XCTestCase {
 
         // A longer job (larger frames), one rank killed with SIGKILL once some videos are done.
         let out = dir + "/killed"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Self.mpirun())
-        p.arguments = try Self.arguments(ranks: 2, ["flow", "extract", "--data", data, "--out", out, "--short-side", "64", "--json"])
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice; p.standardError = err
-        try p.run()
         func done() -> Int { ((try? FileManager.default.subpathsOfDirectory(atPath: out)) ?? []).filter { $0.hasSuffix(".json") }.count }
-        let deadline = Date().addingTimeInterval(120)
-        while done() < 3 && p.isRunning && Date() < deadline { usleep(20_000) }
-        XCTAssertTrue(p.isRunning, "the job finished before a rank could be killed")
-        let ranks = Self.children(of: p.processIdentifier)
-        XCTAssertEqual(ranks.count, 2, "mpirun's ranks: \(ranks)")
-        if let victim = ranks.last { kill(victim, SIGKILL) }
-        p.waitUntilExit()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertNotEqual(p.terminationStatus, 0)
+        let (status, message) = try Self.killRank(["flow", "extract", "--data", data, "--out", out, "--short-side", "64", "--json"],
+                                                  after: 3, progress: done)
+        XCTAssertNotEqual(status, 0)
         XCTAssertTrue(message.contains("rank 1") || message.contains("rank 0"), message)
         let before = done()
         XCTAssertLessThan(before, 20)
