@@ -13,7 +13,7 @@
 //   CSV, Store, Plot, Safetensors <- Evaluation (multi-view scores, challenge metrics, ensembles)
 //   CMPI, Engine <- Distributed (Open MPI's ranks as the engine's `Collective`: gradient sums, gathers,
 //              broadcasts; who is launched by mpirun, which share of the work is whose)
-//   Engine, Models, Data, Safetensors <- Training (optimisers, schedules, losses, loops, checkpoints;
+//   Engine, Models, Data, Flow, Safetensors <- Training (optimisers, schedules, losses, loops, checkpoints;
 //              reports through events, knows nothing of SQLite)
 //   Training, Evaluation, Store, Plot <- Experiments (Table 1's rows as typed configurations, plans)
 //   Engine, Media, Store, CSV, Plot <- Harness (Table 1's reference numbers, machine facts, runs)
@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Safetensors"),
         .target(name: "Annotations", dependencies: ["CSV"]),
         .target(name: "Evaluation", dependencies: ["Annotations", "CSV", "Store", "Plot", "Safetensors"], swiftSettings: swiftSettings),
-        .target(name: "Training", dependencies: ["Engine", "Models", "Data", "Safetensors"], swiftSettings: swiftSettings),
+        .target(name: "Training", dependencies: ["Engine", "Models", "Data", "Flow", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Experiments", dependencies: ["Training", "Models", "Engine", "Data", "Evaluation", "Store", "Plot"], swiftSettings: swiftSettings),
         .target(name: "Harness", dependencies: ["Engine", "Media", "Store", "CSV", "Plot"]),
         .target(name: "Benchmarking", dependencies: ["Harness", "Engine", "Models", "Media", "Data", "Flow", "Store", "Plot"]),

@@ -59,8 +59,13 @@ public enum Scoring {
                                   mode: .test(crops: q.crops, clips: q.clips, rule: q.rule, cropRule: q.cropRule, size: size),
                                   normalisation: c.normalisation.value, modality: modality)
         // No frame cache (each video is read once); each video decodes once, up to the last frame a view uses.
+        let index = TrainingSetup.frameIndex(modality, dataset: dataset)
+        if world.size > 1 {
+            // Each process indexes its own videos; the first alone writes the index file.
+            DataParallel.shareFrameIndex(index, paths: items.map { TrainingSetup.indexedPath(of: $0, modality) }, over: world, jobs: 2)
+        }
         let loader = ClipLoader(items: items, sampler: sampler, batchSize: q.batch, workers: 2, seed: c.seed, shuffle: false,
-                                frameIndex: TrainingSetup.frameIndex(modality, dataset: dataset))
+                                frameIndex: index)
         var ids: [String] = [], labels: [Int?] = [], logits: [Float] = [], failed: [String] = []
         var done = 0
         let start = Date()

@@ -192,13 +192,18 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
             for batch in train.batches(epoch: epoch, from: nextBatch) {
                 let stepStart = Date()
                 let position = nextBatch
-                if !batch.failures.isEmpty {
-                    try emit(.dataFailures(epoch: epoch, batch: position, failures: batch.failures.map { "\($0.id): \($0.reason)" }))
-                }
                 let lr = rate(at: Double(epoch) + Double(position) / Double(max(batches, 1)))
                 let videos = batch.indices.count
-                // The whole batch's videos, and how many processes have none of them.
-                let counts = parallel ? world.allSum([videos, videos == 0 ? 1 : 0]) : [videos, videos == 0 ? 1 : 0]
+                // The whole batch's videos, how many processes have none of them, and the videos
+                // that could not be read.
+                let local = [videos, videos == 0 ? 1 : 0, batch.failures.count]
+                let counts = parallel ? world.allSum(local) : local
+                var failures = batch.failures.map { "\($0.id): \($0.reason)" }
+                if parallel && counts[2] > 0 {
+                    // Every process's, reported once by the first.
+                    failures = world.allGather(text: failures.joined(separator: "\n")).flatMap { $0.split(separator: "\n").map(String.init) }
+                }
+                if !failures.isEmpty { try emit(.dataFailures(epoch: epoch, batch: position, failures: failures)) }
                 guard counts[0] > 0 else { nextBatch += 1; continue }
                 // A process without clips cannot take part in synchronised batch norm or in the
                 // contrastive gather: the step is skipped everywhere (a last batch smaller than the

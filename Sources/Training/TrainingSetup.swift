@@ -31,6 +31,12 @@ public enum TrainingSetup {
         return FrameIndex(root: dataset.root)
     }
 
+    /// The file the frame index keys a video by: the video, or its extracted flow.
+    public static func indexedPath(of item: VideoDataset.Item, _ modality: Modality) -> String {
+        if case .flow(let root) = modality { return FlowVideo.videoPath(FlowVideo.base(root: root, split: item.split, id: item.id)) }
+        return item.path
+    }
+
     /// Training clips (shuffled, augmented; TCLR's views for the TCLR objective) and, for a
     /// classifier, validation views (the centre crop of the middle clip). `shard`: the part of every
     /// batch this process loads in data-parallel training (its share of the validation videos too).
@@ -59,11 +65,7 @@ public enum TrainingSetup {
         let val = items("val")
         if world.size > 1 {
             let all = c.objective == .supervised ? train + val : train
-            let paths = all.map { item -> String in
-                if case .flow(let root) = modality { return FlowVideo.videoPath(FlowVideo.base(root: root, split: item.split, id: item.id)) }
-                return item.path
-            }
-            DataParallel.shareFrameIndex(index, paths: paths, over: world, jobs: workers)
+            DataParallel.shareFrameIndex(index, paths: all.map { indexedPath(of: $0, modality) }, over: world, jobs: workers)
         }
         let trainLoader = ClipLoader(items: train, sampler: sampler, batchSize: c.batch, workers: workers, seed: c.seed,
                                      shuffle: true, cacheBytes: cacheBytes, frameIndex: index, shard: shard)
