@@ -99,7 +99,10 @@ public final class MPIWorld: Collective {
         }
     }
 
-    public func barrier() { check(MPI_Barrier(comm), "MPI_Barrier") }
+    public func barrier() {
+        guard size > 1 else { return }
+        check(MPI_Barrier(comm), "MPI_Barrier")
+    }
 
     /// Ends the whole job (every rank) with `code`, after this rank has said why on stderr.
     public func abort(code: Int32) -> Never {

@@ -17,23 +17,31 @@ public protocol Collective: AnyObject {
     func allGather(_ values: [Float]) -> [Float]
     /// `values` of process `root` on every process (the others' length must match).
     func broadcast(_ values: inout [Float], root: Int)
+    /// Returns when every process has called it (after the first process wrote a file the others
+    /// read next).
+    func barrier()
 }
 
 extension Collective {
     public var isRoot: Bool { rank == 0 }
 
-    /// Returns when every process has called it (after the first process wrote a file the others
-    /// read next).
-    public func barrier() {
-        guard size > 1 else { return }
-        var token = [0.0]
-        allSum(&token)
+    /// The first process's `value` on every process: a decision taken once (is there a checkpoint
+    /// to resume, is a file already written) that every process then follows, so none takes
+    /// another branch on a filesystem that answers differently on another host.
+    public func firstDecides(_ value: Bool) -> Bool {
+        guard size > 1 else { return value }
+        var v: [Float] = [value ? 1 : 0]
+        broadcast(&v, root: 0)
+        return v[0] != 0
     }
 
     /// Every process's `text`, in rank order, on every process (reports, lists of failures).
     public func allGather(text: String) -> [String] {
         let bytes = Array(text.utf8)
-        let lengths = allGather([Float(bytes.count)]).map { Int($0) }
+        // Exact lengths (a float holds integers exactly only to 2^24): each process fills its slot.
+        var slots = [Int](repeating: 0, count: size)
+        slots[rank] = bytes.count
+        let lengths = allSum(slots)
         let all = allGather(bytes.map(Float.init))      // bytes are exact in a float
         var out: [String] = [], offset = 0
         for n in lengths {
@@ -61,6 +69,7 @@ public final class SingleProcess: Collective {
     public func allSum(_ values: inout [Float]) {}
     public func allGather(_ values: [Float]) -> [Float] { values }
     public func broadcast(_ values: inout [Float], root: Int) {}
+    public func barrier() {}
 }
 
 extension Tensor {

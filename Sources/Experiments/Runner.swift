@@ -147,7 +147,7 @@ public struct Runner {
             let shared = RunDirectory(pretrainingDirectory(pre))
             // Earlier versions kept the pretraining inside the row's folder.
             let legacy = RunDirectory(dir + "/pretrain")
-            if FileManager.default.fileExists(atPath: run.latest) {
+            if world.firstDecides(FileManager.default.fileExists(atPath: run.latest)) {
                 // Fine-tuning has begun, so the pretraining it started from was complete.
                 let found = [shared, legacy].first { FileManager.default.fileExists(atPath: $0.latest) }
                 curves["pretrain"] = try found.map { try TrainingCheckpoint.history(ofFileAt: $0.latest) } ?? []
@@ -163,7 +163,7 @@ public struct Runner {
         }
         let t = c.training
         let network = try TrainingSetup.network(t)
-        if let initFrom, !FileManager.default.fileExists(atPath: run.latest) {
+        if let initFrom, !world.firstDecides(FileManager.default.fileExists(atPath: run.latest)) {
             let r = try initialise(network.module, from: initFrom)
             say("train", "initialised \(r.loaded.count) tensors from the pretraining, \(r.fresh.count) fresh")
         }
@@ -180,6 +180,8 @@ public struct Runner {
         var testPath: String?
         if !dataset.items(split: "test").isEmpty {
             do { testPath = try scores(c, split: "test", checkpoint: summary.latestCheckpoint, directory: dir, say: say) } catch {
+                // Under mpirun the ranks cannot be sure to have failed alike: the job ends.
+                if world.size > 1, let abortJob { abortJob("\(c.name) seed \(seed): test scores: \(error)") }
                 say("test", "the test split is not scored: \(error)")
             }
         }
@@ -203,7 +205,7 @@ public struct Runner {
     func scores(_ c: RowConfiguration, split: String, checkpoint: String, directory dir: String,
                 say: (String, String) -> Void) throws -> String {
         let path = dir + "/scores-\(split)-\(c.test.rule.rawValue)-\(c.test.views).safetensors"
-        if !FileManager.default.fileExists(atPath: path) {
+        if !world.firstDecides(FileManager.default.fileExists(atPath: path)) {
             say("test", "\(split): \(c.test.views) views, \(c.test.rule.rawValue)")
             var q = Scoring.Request(checkpoint: checkpoint, split: split, crops: c.test.spatialCrops,
                                     clips: c.test.temporalClips, rule: c.test.rule, cropRule: c.test.cropRule,
@@ -228,7 +230,7 @@ public struct Runner {
             for rule in TestSamplingRule.allCases {
                 for clips in [1, 5, 10] {
                     let path = dir + "/sweep-val-\(cropRule.rawValue)-\(rule.rawValue)-3x\(clips).safetensors"
-                    if !FileManager.default.fileExists(atPath: path) {
+                    if !world.firstDecides(FileManager.default.fileExists(atPath: path)) {
                         var q = Scoring.Request(checkpoint: checkpoint, split: "val", crops: 3, clips: clips, rule: rule, cropRule: cropRule,
                                                 shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
                         q.threads = threads

@@ -62,7 +62,7 @@ public enum Scoring {
         let index = TrainingSetup.frameIndex(modality, dataset: dataset)
         if world.size > 1 {
             // Each process indexes its own videos; the first alone writes the index file.
-            DataParallel.shareFrameIndex(index, paths: items.map { TrainingSetup.indexedPath(of: $0, modality) }, over: world, jobs: 2)
+            DataParallel.shareFrameIndex(index, paths: everyItem.map { TrainingSetup.indexedPath(of: $0, modality) }, over: world, jobs: 2)
         }
         let loader = ClipLoader(items: items, sampler: sampler, batchSize: q.batch, workers: 2, seed: c.seed, shuffle: false,
                                 frameIndex: index)

@@ -43,11 +43,11 @@ public enum DataParallel {
     public static func shareFrameIndex(_ index: FrameIndex, paths: [String], over world: Collective, jobs: Int) {
         guard world.size > 1 else { return }
         let mine = paths.enumerated().filter { $0.offset % world.size == world.rank }.map(\.element)
+        index.writes = world.rank == 0
         _ = try? index.entries(for: mine, jobs: jobs)   // every entry is built; a failure is thrown after
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let text = (try? encoder.encode(index.storedEntries(for: mine))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        index.writes = world.rank == 0
         for part in world.allGather(text: text) {
             if let entries = try? JSONDecoder().decode([String: FrameIndex.Entry].self, from: Data(part.utf8)) { index.merge(entries) }
         }

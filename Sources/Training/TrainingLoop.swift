@@ -131,7 +131,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
         var history: [EpochRecord] = []
         var resumedFrom: [Int]?
         var wroteCheckpoint = false
-        if resume && fm.fileExists(atPath: directory.latest) {
+        if world.firstDecides(resume && fm.fileExists(atPath: directory.latest)) {
             let c = try TrainingCheckpoint(contentsOf: directory.latest)
             if c.worldSize != world.size && c.epoch < config.epochs {
                 throw TrainingError.checkpoint(path: directory.latest, message: "was written by a job of \(c.worldSize) process(es) and this one has "
@@ -217,8 +217,15 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
                 if parallel { modules = modules.derived("rank/\(world.rank)") }   // each process's clips their own masks
                 for (name, m) in stochastic { m.reseed(modules.derived("module/" + name)) }
                 for p in parameters { p.zeroGrad() }
+                // Synchronised batch norm calls its collectives once per micro-batch: every
+                // process splits its part into the same number (at most its fewest clips).
+                var microBatchCount: Int?
+                if parallel && config.syncBatchNorm == true && config.accumulate > 1 {
+                    let fewest = world.allGather([Float(videos * batch.shape[1])]).map { Int($0) }.min() ?? 1
+                    microBatchCount = min(config.accumulate, fewest)
+                }
                 var loss = videos > 0 ? try stepLoss(config, network: network, batch: batch, wholeBatchVideos: counts[0],
-                                                     world: world, generator: &g) : 0
+                                                     microBatches: microBatchCount, world: world, generator: &g) : 0
                 if parallel {
                     DataParallel.sumGradients(parameters, over: world)
                     // A classifier's loss is each process's share of the batch mean; TCLR's is the
@@ -281,7 +288,8 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
 /// classifier's loss is this process's share of the whole batch's mean; TCLR's compares every
 /// process's videos (their embeddings are gathered) and is the whole batch's loss.
 public func stepLoss(_ config: TrainingConfiguration, network: TrainableNetwork, batch: ClipBatch, wholeBatchVideos: Int? = nil,
-              world: Collective = SingleProcess(), generator g: inout SeededGenerator) throws -> Double {
+                     microBatches count: Int? = nil, world: Collective = SingleProcess(),
+                     generator g: inout SeededGenerator) throws -> Double {
     let videos = batch.indices.count
     let views = batch.shape[1]
     let viewShape = Array(batch.shape[2...])
@@ -305,7 +313,7 @@ public func stepLoss(_ config: TrainingConfiguration, network: TrainableNetwork,
         } else {
             targets = Mixing.smoothedOneHot(labels, classes: config.classes, smoothing: config.labelSmoothing)
         }
-        let parts = microBatches(clips, config.accumulate)
+        let parts = microBatches(clips, count ?? config.accumulate)
         let wholeClips = (wholeBatchVideos ?? videos) * views
         var total = 0.0
         for r in parts {
