@@ -93,13 +93,7 @@ public final class FrameIndex: @unchecked Sendable {
     /// The entry of the video at `path`, decoding it (without converting a frame) when the index
     /// has none or the file changed since.
     public func entry(for path: String) throws -> Entry {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
-            if !FileManager.default.fileExists(atPath: path) { throw MediaError.fileNotFound(path: path) }
-            throw FrameIndexError(path: path, message: "cannot be read: \(error.localizedDescription)")
-        }
-        let bytes = (attributes[.size] as? NSNumber)?.int64Value ?? -1
-        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let (bytes, modified) = try Self.stamp(path)
         let k = key(path)
         lock.lock()
         if let e = entries[k], e.bytes == bytes, e.modified == modified { lock.unlock(); return e }
@@ -134,14 +128,23 @@ public final class FrameIndex: @unchecked Sendable {
         return try results.map { try $0!.get() }
     }
 
+    /// A file's size and modification time: what tells an entry is still the file's.
+    static func stamp(_ path: String) throws -> (bytes: Int64, modified: Double) {
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
+            if !FileManager.default.fileExists(atPath: path) { throw MediaError.fileNotFound(path: path) }
+            throw FrameIndexError(path: path, message: "cannot be read: \(error.localizedDescription)")
+        }
+        return ((attributes[.size] as? NSNumber)?.int64Value ?? -1,
+                (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+    }
+
     /// The up-to-date entries of `paths` the index holds, keyed as stored (to hand to another
     /// process: `merge`).
     public func storedEntries(for paths: [String]) -> [String: Entry] {
         var out: [String: Entry] = [:]
         for path in paths {
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { continue }
-            let bytes = (attributes[.size] as? NSNumber)?.int64Value ?? -1
-            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            guard let (bytes, modified) = try? Self.stamp(path) else { continue }
             let k = key(path)
             lock.lock()
             if let e = entries[k], e.bytes == bytes, e.modified == modified { out[k] = e }

@@ -63,12 +63,19 @@ public final class MPIWorld: Collective {
     }
 
     private func reduce<T>(_ values: inout [T], type: MPI_Datatype) {
+        inBuckets(&values) { start, n in
+            check(MPI_Allreduce(vip_mpi_in_place(), start, Int32(n), type, vip_mpi_sum(), comm), "MPI_Allreduce")
+        }
+    }
+
+    /// Calls `body` on consecutive pieces of at most `bucketElements` (MPI's counts are 32-bit).
+    private func inBuckets<T>(_ values: inout [T], _ body: (UnsafeMutablePointer<T>, Int) -> Void) {
         guard size > 1, !values.isEmpty else { return }
         values.withUnsafeMutableBufferPointer { b in
             var start = 0
             while start < b.count {
                 let n = min(Self.bucketElements, b.count - start)
-                check(MPI_Allreduce(vip_mpi_in_place(), b.baseAddress! + start, Int32(n), type, vip_mpi_sum(), comm), "MPI_Allreduce")
+                body(b.baseAddress! + start, n)
                 start += n
             }
         }
@@ -88,14 +95,8 @@ public final class MPIWorld: Collective {
     }
 
     public func broadcast(_ values: inout [Float], root: Int) {
-        guard size > 1, !values.isEmpty else { return }
-        values.withUnsafeMutableBufferPointer { b in
-            var start = 0
-            while start < b.count {
-                let n = min(Self.bucketElements, b.count - start)
-                check(MPI_Bcast(b.baseAddress! + start, Int32(n), vip_mpi_float(), Int32(root), comm), "MPI_Bcast")
-                start += n
-            }
+        inBuckets(&values) { start, n in
+            check(MPI_Bcast(start, Int32(n), vip_mpi_float(), Int32(root), comm), "MPI_Bcast")
         }
     }
 
