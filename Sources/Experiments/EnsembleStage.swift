@@ -85,8 +85,11 @@ extension Runner {
 
     /// Writes fused scores as a one-view scores file, once (its write is atomic: temporary name,
     /// then renamed).
+    /// Always rewritten (atomically): the file's name says which rows, not which scores, so a file
+    /// left by an earlier run whose members have since changed (a row's configuration, a retrained
+    /// row) would otherwise be evaluated in place of the new fusion. Nothing is recorded twice:
+    /// the same fusion gives the same file, and the store keeps one run per scores file.
     func write(_ fused: [Double], like first: ScoresFile, weights: [Double], sources: [String], to path: String) throws -> String {
-        if FileManager.default.fileExists(atPath: path) { return path }
         var out = try Ensemble.output(fused, like: first, space: .probabilities, weights: weights, sources: sources)
         out.metadata["sampling_rule"] = "ensemble"
         try out.write(to: path)

@@ -74,5 +74,12 @@ final class EnsembleStageTests: XCTestCase {
 
         _ = try runner.ensembles(members, seed: 0) { _ in }
         XCTAssertEqual(try db.runs().count, 3, "a second pass records nothing new")
+
+        // A member's scores change (its row retrained under a new configuration): the fused files
+        // of the earlier pass, named by rows, must not stand in for the new fusion.
+        members[1].validation = try member(dir, "b2-val", labels: labels, right: Set(0..<20), strength: 3)
+        let again = try runner.ensembles(members, seed: 0) { _ in }
+        XCTAssertEqual(again[0].top1["3x10"]!, 1.0, accuracy: 1e-9, "b is now right everywhere and overrules a")
+        XCTAssertEqual(try db.runs().filter { $0.configuration == "table1:smoke:ensemble" }.count, 2, "the new fusion is recorded")
     }
 }
