@@ -36,9 +36,11 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertNotEqual(Table1Configurations.row(.r3d18, profile: .mini, classes: 10).hash,
                           Table1Configurations.row(.r3d18, profile: .smoke, classes: 10).hash)
         // 8 frames spanning the paper's 32 frames (16x2), or as many of its 64 (16x4) as the
-        // shortest embedded video holds; TCLR's pretraining keeps its tiling (frames / 4 = skip).
+        // shortest embedded video holds; mini's I3D rows keep 16 frames at half the paper's skip;
+        // TCLR's pretraining keeps its tiling (frames / 4 = skip).
         let mini = Table1Configurations.all(.mini, classes: 10)
-        XCTAssertEqual(mini.map(\.training.clip), ["8x5", "8x4", "8x5", "8x4", "8x4", "8x4", "8x4"])
+        XCTAssertEqual(mini.map(\.training.clip), ["8x5", "16x1", "16x2", "8x4", "8x4", "8x4", "8x4"])
+        XCTAssertEqual(Table1Configurations.all(.smoke, classes: 10).map(\.training.clip), ["8x5", "8x4", "8x5", "8x4", "8x4", "8x4", "8x4"])
         XCTAssertEqual(mini[6].pretraining?.clip, "8x2")
         // Scaled RGB rows train with Adam, flow rows with SGD (each measured on the motion set).
         XCTAssertEqual(mini[5].training.optimizer, .adamDefault)
