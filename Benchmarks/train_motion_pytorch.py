@@ -1,12 +1,17 @@
 """PyTorch's side of the training comparison on the embedded synthetic "motion" dataset.
 
-Trains a width-scaled (default 1/8) torchvision-style R3D-18 from scratch the way `vipbench train`
-does (random crop crop x crop window, no resize, no flip; (x/255 - 0.45)/0.225 RGB or flow as
-stored; SGD + Nesterov, cosine per step; validation on the centre crop of the middle clip of every
-validation video) and prints validation top-1 and training clips/s.
+Trains a width-scaled (default 1/8) torchvision-style R3D-18, or torchvision's MViT-B (mvit_v1_b's
+16 blocks at d0 = round(96 x width)), from scratch the way `vipbench train` does (random crop
+crop x crop window, no resize, no flip; (x/255 - 0.45)/0.225 RGB or flow as stored; SGD + Nesterov
+or AdamW, linear warm-up then cosine per step; validation on the centre crop of the middle clip of
+every validation video) and prints validation top-1 and training clips/s.
 
     python3 Benchmarks/train_motion_pytorch.py --data data/motion --epochs 60 --seed 0 --json
     python3 Benchmarks/train_motion_pytorch.py --data data/motion --modality flow --flow data/motion-flow --json
+    python3 Benchmarks/train_motion_pytorch.py --data data/motion --model mvit-b --width 0.1667 --clip 8x5 \
+        --optimizer adamw --lr 1e-3 --weight-decay 0.05 --warmup 3 --label-smoothing 0.1 --clip-grad 1 --epochs 30
+
+The MViT needs torchvision (its MViT class, none of its compiled ops).
 
 Needs torch, numpy and the ffmpeg command (every video is decoded once at startup and kept in
 memory). RGB frames are resized with the short side at --short-side, the long side rounded to the
@@ -203,6 +208,37 @@ class R3D18(nn.Module):
 
 # ---------------------------------------------------------------- training
 
+def mvit(classes, in_channels, width, frames, crop):
+    """torchvision's MViT with mvit_v1_b's blocks at d0 = round(96 x width), as vipbench's `MViT`."""
+    try:
+        from torchvision.models.video.mvit import MSBlockConfig, MViT
+    except (ImportError, RuntimeError):
+        # A CUDA torchvision wheel beside a CPU torch cannot load its compiled ops; the MViT needs
+        # none of them, so import it without the module that registers them.
+        import types
+        for name in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[name]
+        sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
+        from torchvision.models.video.mvit import MSBlockConfig, MViT
+    d0 = max(1, swift_round(96 * width))
+    heads = [1, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 8]
+    in_mult = [1, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 8]
+    out_mult = [2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 8, 8]
+    blocks = []
+    for i in range(16):
+        q = [1, 2, 2] if i in (1, 3, 14) else []
+        kv = [1, 8, 8] if i == 0 else [1, 4, 4] if i < 3 else [1, 2, 2] if i < 14 else [1, 1, 1]
+        blocks.append(MSBlockConfig(num_heads=heads[i], input_channels=d0 * in_mult[i], output_channels=d0 * out_mult[i],
+                                    kernel_q=[3, 3, 3] if q else [], kernel_kv=[3, 3, 3], stride_q=q, stride_kv=kv))
+    model = MViT(spatial_size=(crop, crop), temporal_size=frames, block_setting=blocks, residual_pool=False,
+                 residual_with_cls_embed=False, rel_pos_embed=False, proj_after_attn=False,
+                 stochastic_depth_prob=0.2, num_classes=classes)
+    if in_channels != 3:
+        old = model.conv_proj
+        model.conv_proj = nn.Conv3d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding)
+    return model
+
+
 def evaluate(model, data, batch):
     model.eval()
     correct = 0
@@ -225,7 +261,13 @@ def main():
     p.add_argument("--crop", type=int, default=32)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--model", choices=["r3d18", "mvit-b"], default="r3d18")
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="sgd: Nesterov momentum 0.9")
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="adamw: none on 1-D tensors (the MViT recipe)")
+    p.add_argument("--warmup", type=float, default=0, help="linear warm-up epochs from 0 before the cosine")
+    p.add_argument("--label-smoothing", type=float, default=0)
+    p.add_argument("--clip-grad", type=float, help="clip gradients to this global L2 norm")
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -261,11 +303,27 @@ def main():
     print(f"decoded {len(data['train'])} train + {len(data['val'])} val videos ({a.modality}, {v.shape[2]}x{v.shape[1]}, "
           f"{v.shape[0]} frames in the first) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
-    model = R3D18(in_channels=3 if a.modality == "rgb" else 2, num_classes=len(classes), width=a.width)
-    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    in_channels = 3 if a.modality == "rgb" else 2
+    if a.model == "mvit-b":
+        model = mvit(len(classes), in_channels, a.width, frames, a.crop)
+    else:
+        model = R3D18(in_channels=in_channels, num_classes=len(classes), width=a.width)
+    if a.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, nesterov=True, weight_decay=a.weight_decay)
+    else:
+        decay = [t for t in model.parameters() if t.dim() > 1]
+        no_decay = [t for t in model.parameters() if t.dim() <= 1]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0}], lr=a.lr)
     n_train = len(data["train"])
     steps_per_epoch = math.ceil(n_train / a.batch)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs * steps_per_epoch, eta_min=0)
+    total, warm = a.epochs * steps_per_epoch, round(a.warmup * steps_per_epoch)
+
+    def rate(step):  # linear warm-up from 0, then a cosine to 0 over the remaining steps (per step)
+        if step < warm:
+            return step / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, rate)
 
     step_seconds, clips, best, top1 = 0.0, 0, None, None
     first_step_seconds, first_clips = None, 0  # the first step carries one-off kernel set-up
@@ -277,9 +335,11 @@ def main():
         for s in range(0, n_train, a.batch):
             x, y = data["train"].train_batch(order[s:s + a.batch], rng)
             t = time.perf_counter()
-            loss = F.cross_entropy(model(x), y)
+            loss = F.cross_entropy(model(x), y, label_smoothing=a.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if a.clip_grad:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip_grad)
             opt.step()
             dt = time.perf_counter() - t
             step_seconds += dt
@@ -297,9 +357,9 @@ def main():
 
     if a.json:
         print(json.dumps({
-            "framework": "pytorch", "torch": torch.__version__, "modality": a.modality, "seed": a.seed,
+            "framework": "pytorch", "torch": torch.__version__, "model": a.model, "modality": a.modality, "seed": a.seed,
             "epochs": a.epochs, "clip": a.clip, "short_side": a.short_side, "crop": a.crop, "batch": a.batch,
-            "lr": a.lr, "width": a.width, "threads": a.threads,
+            "optimizer": a.optimizer, "lr": a.lr, "weight_decay": a.weight_decay, "warmup": a.warmup, "width": a.width, "threads": a.threads,
             "train_videos": n_train, "val_videos": len(data["val"]),
             "val_top1": top1, "best_val_top1": best,
             "train_clips_per_s": clips / step_seconds if step_seconds > 0 else None,
