@@ -96,7 +96,7 @@ public enum EngineBenchmark {
             let seed = [Float](repeating: 0.01, count: y.count)
             let bwd = Timing.measure(minimumSeconds: minimumSeconds, minimumRepeats: 3) {
                 x.grad = nil; w.grad = nil; y.grad = nil
-                y.backward(seed: seed)
+                y.backward(seed: seed, retainGraph: true)
             }
             let (tf, tb) = (Timing.median(fwd), Timing.median(bwd))
             let f = Line(name: "conv3d forward \(s.name)", gflops: s.flops / tf / 1e9,

@@ -48,7 +48,15 @@ extension Tensor {
     }
 
     /// Back-propagates from this tensor (a scalar loss, or with an explicit seed gradient).
-    public func backward(seed: [Float]? = nil) {
+    ///
+    /// As PyTorch's default (`retain_graph=False`), the graph is consumed on the way: once an op's
+    /// backward has run, every consumer of its result has already sent its gradient, so the
+    /// result's gradient buffer and its closure (with the activations the closure keeps) are
+    /// released there and then, instead of all living until the pass ends. Leaves (parameters,
+    /// inputs: no closure) keep their gradients. `retainGraph` keeps the closures, for calling
+    /// backward again on the same graph (benchmarks); intermediate gradients are freed either way,
+    /// so a second pass adds to the leaves what the first did.
+    public func backward(seed: [Float]? = nil, retainGraph: Bool = false) {
         precondition(seed != nil || data.count == 1, "backward() without a seed needs a scalar, got \(shape)")
         var order: [Tensor] = []
         var visited = Set<ObjectIdentifier>()
@@ -63,9 +71,12 @@ extension Tensor {
             }
         }
         accumulateGrad(seed ?? [1])
-        for t in order.reversed() {
+        // Popping releases the walk's own reference to each tensor as it is done with.
+        while let t = order.popLast() {
             guard let fn = t.backwardFn, t.grad != nil else { continue }
             fn(t)
+            t.grad = nil
+            if !retainGraph { t.backwardFn = nil; t.parents = [] }
         }
     }
 

@@ -180,6 +180,34 @@ final class ReferenceTests: XCTestCase {
         (w * 3).sum().backward()
         XCTAssertEqual(w.grad, [6, 6])
     }
+
+    /// Backward consumes the graph as it goes (PyTorch's retain_graph=False): an intermediate
+    /// activation is freed during the pass, not kept with its gradient until the step ends, while
+    /// the leaves keep their gradients. With retainGraph the same graph runs backward again.
+    func testBackwardReleasesIntermediatesAndKeepsLeafGradients() {
+        let x = Tensor(shape: [2, 3], data: [1, -2, 3, -4, 5, -6], requiresGrad: true)
+        let w = Tensor(shape: [3, 2], data: [0.5, -1, 2, 0.25, -0.5, 1], requiresGrad: true)
+        weak var hidden: Tensor?
+        let loss: Tensor
+        do {
+            let h = x.matmul(w).relu()
+            hidden = h
+            loss = (h * h).sum()
+        }
+        XCTAssertNotNil(hidden, "the graph keeps the activation until backward")
+        loss.backward()
+        XCTAssertNil(hidden, "the activation is freed once its backward has run")
+        // x w = [[-5, 1.5], [11, -0.75]], h = [[0, 1.5], [11, 0]]; d(sum h^2)/dw = x^T (2h).
+        XCTAssertEqual(w.grad!, [-88, 3, 110, -6, -132, 9])
+        XCTAssertNotNil(x.grad)
+        XCTAssertNil(loss.grad, "an intermediate's gradient buffer is freed")
+
+        let y = (w * 2).sum()
+        w.grad = nil
+        y.backward(retainGraph: true)
+        y.backward(retainGraph: true)
+        XCTAssertEqual(w.grad!, [Float](repeating: 4, count: 6), "the retained graph ran twice")
+    }
 }
 
 func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {

@@ -81,27 +81,17 @@ extension Tensor {
         let gamma = weight?.data ?? [Float](repeating: 1, count: c)
         let beta = bias?.data ?? [Float](repeating: 0, count: c)
         var out = [Float](repeating: 0, count: count)
-        // The normalised input is kept only when a backward pass may need it (not in inference).
-        let keep = Autograd.isRecording && (requiresGrad || weight?.requiresGrad == true || bias?.requiresGrad == true)
-        var xhat = [Float](repeating: 0, count: keep ? count : 0)
+        // The normalised input is not kept for the backward pass: it is recomputed there from the
+        // input, which the graph keeps anyway (one activation-sized buffer less per batch norm; the
+        // same Float operations, so the same values).
         data.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { yp in
-                xhat.withUnsafeMutableBufferPointer { hp in
-                    let (x, y, h) = (xp.baseAddress!, yp.baseAddress!, hp.baseAddress)
-                    Parallel.forEach(n * c, minimumChunk: max(1, 16384 / max(inner, 1))) { range in
-                        for plane in range {
-                            let ch = plane % c, base = plane * inner
-                            let (mu, s, g, b) = (mean[ch], invStd[ch], gamma[ch], beta[ch])
-                            if keep {
-                                for k in 0..<inner {
-                                    let v = (x[base + k] - mu) * s
-                                    h![base + k] = v
-                                    y[base + k] = v * g + b
-                                }
-                            } else {
-                                for k in 0..<inner { y[base + k] = (x[base + k] - mu) * s * g + b }
-                            }
-                        }
+                let (x, y) = (xp.baseAddress!, yp.baseAddress!)
+                Parallel.forEach(n * c, minimumChunk: max(1, 16384 / max(inner, 1))) { range in
+                    for plane in range {
+                        let ch = plane % c, base = plane * inner
+                        let (mu, s, g, b) = (mean[ch], invStd[ch], gamma[ch], beta[ch])
+                        for k in 0..<inner { y[base + k] = (x[base + k] - mu) * s * g + b }
                     }
                 }
             }
@@ -111,11 +101,15 @@ extension Tensor {
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
         return Autograd.record(Tensor(shape: shape, data: out), inputs: inputs) { r in
-            let g = r.grad!
+            let g = r.grad!, x = input.data
             var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
             for ch in 0..<c {
                 var a = 0.0, b = 0.0
-                for i in 0..<n { let base = (i * c + ch) * inner; for k in 0..<inner { a += Double(g[base + k]); b += Double(g[base + k] * xhat[base + k]) } }
+                let (mu, s) = (mean[ch], invStd[ch])
+                for i in 0..<n {
+                    let base = (i * c + ch) * inner
+                    for k in 0..<inner { a += Double(g[base + k]); b += Double(g[base + k] * ((x[base + k] - mu) * s)) }
+                }
                 sumG[ch] = Float(a); sumGX[ch] = Float(b)
             }
             if let weight, weight.requiresGrad { weight.accumulateGrad(sumGX) }
@@ -132,8 +126,8 @@ extension Tensor {
                     let ch = plane % c, base = plane * inner
                     let k1 = gamma[ch] * invStd[ch]
                     if training {
-                        let (mg, mgx) = (sumG[ch] / Float(m), sumGX[ch] / Float(m))
-                        for k in 0..<inner { gx[base + k] = k1 * (g[base + k] - mg - xhat[base + k] * mgx) }
+                        let (mg, mgx, mu, s) = (sumG[ch] / Float(m), sumGX[ch] / Float(m), mean[ch], invStd[ch])
+                        for k in 0..<inner { gx[base + k] = k1 * (g[base + k] - mg - ((x[base + k] - mu) * s) * mgx) }
                     } else {
                         for k in 0..<inner { gx[base + k] = k1 * g[base + k] }
                     }
