@@ -72,6 +72,14 @@ struct ReproduceCommand: ParsableCommand {
         }
     }
 
+    func validate() throws {
+        // Checked before any stage runs: the report is written last, after the whole run.
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: report, isDirectory: &isFolder), isFolder.boolValue {
+            throw ValidationError("--report \(report) is a folder: give the report's file, for example \((report as NSString).appendingPathComponent("REPORT.md"))")
+        }
+    }
+
     func run() throws {
         let selected = try selectedRows()
         // Without --data: the paper's counts, or those of the embedded set the profile renders.

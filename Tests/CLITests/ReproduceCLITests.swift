@@ -80,4 +80,13 @@ final class ReproducePlanCLITests: XCTestCase {
         XCTAssertEqual(clips(4, "flow"), 0)
         XCTAssertEqual(clips(7, "train"), 40_000 * 150)
     }
+
+    /// A report path that is a folder is refused before any stage runs, naming what to give.
+    func testReportThatIsAFolderIsRefusedUpFront() throws {
+        let dir = NSTemporaryDirectory()
+        let r = try CLI.run(["reproduce", "--profile", "smoke", "--report", dir])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("is a folder: give the report's file"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("train"), "nothing ran:\n" + r.stderr)
+    }
 }
