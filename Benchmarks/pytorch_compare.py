@@ -7,13 +7,19 @@ random inputs. Prints one line per model and a JSON summary. Models PyTorch has 
 (r3d18-tclr, r3d50-hara, i3d) are measured on vipbench's side only.
 """
 import json
+import os
 import subprocess
 import sys
 import time
 
 import torch
-from torchvision.models.video import mvit_v1_b, r3d_18
-from torchvision.models.video.resnet import BasicStem, Bottleneck, Conv3DSimple, VideoResNet
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_motion_pytorch import torchvision_video  # noqa: E402
+
+torchvision_video()
+from torchvision.models.video import mvit_v1_b, r3d_18  # noqa: E402
+from torchvision.models.video.resnet import BasicStem, Bottleneck, Conv3DSimple, VideoResNet  # noqa: E402
 
 torch.set_num_threads(2)
 

@@ -208,18 +208,25 @@ class R3D18(nn.Module):
 
 # ---------------------------------------------------------------- training
 
-def mvit(classes, in_channels, width, frames, crop):
-    """torchvision's MViT with mvit_v1_b's blocks at d0 = round(96 x width), as vipbench's `MViT`."""
+def torchvision_video():
+    """torchvision.models.video, also where torchvision's compiled ops do not load (a CUDA
+    torchvision wheel beside a CPU torch): the video models need none of them, so the module that
+    registers them is left out."""
     try:
-        from torchvision.models.video.mvit import MSBlockConfig, MViT
+        import torchvision.models.video as video
     except (ImportError, RuntimeError):
-        # A CUDA torchvision wheel beside a CPU torch cannot load its compiled ops; the MViT needs
-        # none of them, so import it without the module that registers them.
         import types
         for name in [m for m in sys.modules if m.startswith("torchvision")]:
             del sys.modules[name]
         sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")
-        from torchvision.models.video.mvit import MSBlockConfig, MViT
+        import torchvision.models.video as video
+    return video
+
+
+def mvit(classes, in_channels, width, frames, crop):
+    """torchvision's MViT with mvit_v1_b's blocks at d0 = round(96 x width), as vipbench's `MViT`."""
+    torchvision_video()
+    from torchvision.models.video.mvit import MSBlockConfig, MViT
     d0 = max(1, swift_round(96 * width))
     heads = [1, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 8]
     in_mult = [1, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 8, 8]
