@@ -95,7 +95,7 @@ public enum EngineBenchmark {
             let y = x.conv3d(weight: w, stride: s.stride, padding: .symmetric(s.padding))
             let seed = [Float](repeating: 0.01, count: y.count)
             let bwd = Timing.measure(minimumSeconds: minimumSeconds, minimumRepeats: 3) {
-                x.grad = nil; w.grad = nil; y.grad = nil
+                x.grad = nil; w.grad = nil   // y's own gradient is freed by each pass
                 y.backward(seed: seed, retainGraph: true)
             }
             let (tf, tb) = (Timing.median(fwd), Timing.median(bwd))

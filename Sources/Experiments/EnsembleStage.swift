@@ -83,9 +83,8 @@ extension Runner {
         return known.isEmpty ? 0 : Double(known.filter { $0 }.count) / Double(known.count)
     }
 
-    /// Writes fused scores as a one-view scores file, once (its write is atomic: temporary name,
-    /// then renamed).
-    /// Always rewritten (atomically): the file's name says which rows, not which scores, so a file
+    /// Writes fused scores as a one-view scores file, every time (the write is atomic: temporary
+    /// name, then renamed): the file's name says which rows, not which scores, so a file
     /// left by an earlier run whose members have since changed (a row's configuration, a retrained
     /// row) would otherwise be evaluated in place of the new fusion. Nothing is recorded twice:
     /// the same fusion gives the same file, and the store keeps one run per scores file.

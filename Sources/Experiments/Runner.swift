@@ -147,7 +147,7 @@ public struct Runner {
             let shared = RunDirectory(pretrainingDirectory(pre))
             // Earlier versions kept the pretraining inside the row's folder.
             let legacy = RunDirectory(dir + "/pretrain")
-            if world.firstDecides(FileManager.default.fileExists(atPath: run.latest)) {
+            if isWritten(run.latest) {
                 // Fine-tuning has begun, so the pretraining it started from was complete.
                 let found = [shared, legacy].first { FileManager.default.fileExists(atPath: $0.latest) }
                 curves["pretrain"] = try found.map { try TrainingCheckpoint.history(ofFileAt: $0.latest) } ?? []
@@ -163,7 +163,7 @@ public struct Runner {
         }
         let t = c.training
         let network = try TrainingSetup.network(t)
-        if let initFrom, !world.firstDecides(FileManager.default.fileExists(atPath: run.latest)) {
+        if let initFrom {   // set only when fine-tuning had not begun
             let r = try initialise(network.module, from: initFrom)
             say("train", "initialised \(r.loaded.count) tensors from the pretraining, \(r.fresh.count) fresh")
         }
@@ -200,12 +200,16 @@ public struct Runner {
                        testScores: testPath, testTop1: testTop1, curves: curves, sweep: points)
     }
 
+    /// Whether `path` exists, as the first process sees it, on every process (one branch for all,
+    /// whatever another host's filesystem answers).
+    func isWritten(_ path: String) -> Bool { world.firstDecides(FileManager.default.fileExists(atPath: path)) }
+
     /// A row's scores file for one split under its test protocol, written once (the scores file's
     /// own write goes through a temporary name, so a killed run leaves no half file).
     func scores(_ c: RowConfiguration, split: String, checkpoint: String, directory dir: String,
                 say: (String, String) -> Void) throws -> String {
         let path = dir + "/scores-\(split)-\(c.test.rule.rawValue)-\(c.test.views).safetensors"
-        if !world.firstDecides(FileManager.default.fileExists(atPath: path)) {
+        if !isWritten(path) {
             say("test", "\(split): \(c.test.views) views, \(c.test.rule.rawValue)")
             var q = Scoring.Request(checkpoint: checkpoint, split: split, crops: c.test.spatialCrops,
                                     clips: c.test.temporalClips, rule: c.test.rule, cropRule: c.test.cropRule,
@@ -230,7 +234,7 @@ public struct Runner {
             for rule in TestSamplingRule.allCases {
                 for clips in [1, 5, 10] {
                     let path = dir + "/sweep-val-\(cropRule.rawValue)-\(rule.rawValue)-3x\(clips).safetensors"
-                    if !world.firstDecides(FileManager.default.fileExists(atPath: path)) {
+                    if !isWritten(path) {
                         var q = Scoring.Request(checkpoint: checkpoint, split: "val", crops: 3, clips: clips, rule: rule, cropRule: cropRule,
                                                 shortSide: c.test.shortSide, crop: c.test.crop, flowRoot: flowRoot)
                         q.threads = threads

@@ -120,10 +120,11 @@ public enum Table1Configurations {
             epochs = (150, 15, 15)
             training = flowRecipe(model: r == .r3d18Flow ? .r3d18 : .i3d, classes: classes, epochs: pick(epochs, p))
             let clip = r == .i3dFlow16x4 ? "16x4" : "16x2"
+            let sixteenFrames = p == .mini && r != .r3d18Flow
             size(&training, paperClip: clip, paperShort: r == .r3d18Flow ? 128 : 256, paperCrop: r == .r3d18Flow ? 112 : 224,
-                 sixteenFrames: p == .mini && r != .r3d18Flow)
+                 sixteenFrames: sixteenFrames)
             if r == .i3dFlow16x4 { test.temporalClips = 5 }
-            if p == .mini && r != .r3d18Flow {
+            if sixteenFrames {
                 choices.append("mini I3D: 16-frame clips at half the paper's skip (I3D's temporal strides leave one time step of 8 frames; the paper's 16x4 does not fit the 40-frame videos)")
             }
             if !scaled { choices.append("flow recipe: SGD momentum 0.9, lr 0.1, weight decay 1e-7 (DeepMind's I3D flow), cosine, 150 epochs (the report states no flow recipe or length; 150 is its fine-tuning length)") }
