@@ -11,15 +11,17 @@ DB         ?= results/vipbench.sqlite
 DATA       ?= data/motion
 FLOW       ?= data/motion-flow
 DEB_PACKAGES := libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev \
-                libsqlite3-dev gnuplot-nox ffmpeg pkg-config libopenmpi-dev openmpi-bin
+                libsqlite3-dev gnuplot-nox ffmpeg pkg-config libopenmpi-dev openmpi-bin libdnnl-dev
 # Native-library settings the tool sets for itself (Sources/Harness/ProcessTuning.swift); the test
 # runner gets them from here. Idle OpenBLAS threads sleep at once instead of spinning against the
-# engine's own loops; large tensors are reused from malloc's heap instead of fresh mmaps.
+# engine's own loops, idle OpenMP threads (oneDNN's and the engine's) after a short spin; large
+# tensors are reused from malloc's heap instead of fresh mmaps.
 OPENBLAS_THREAD_TIMEOUT ?= 4
+GOMP_SPINCOUNT ?= 10000
 MALLOC_MMAP_MAX_ ?= 0
 MALLOC_TRIM_THRESHOLD_ ?= 17179869184
 MALLOC_ARENA_MAX ?= 1
-export OPENBLAS_THREAD_TIMEOUT MALLOC_MMAP_MAX_ MALLOC_TRIM_THRESHOLD_ MALLOC_ARENA_MAX
+export OPENBLAS_THREAD_TIMEOUT GOMP_SPINCOUNT MALLOC_MMAP_MAX_ MALLOC_TRIM_THRESHOLD_ MALLOC_ARENA_MAX
 # Tests are built optimised: numeric kernels in plain Swift run ~40x slower in a debug build.
 TEST_FLAGS ?= -c $(CONFIG) -Xswiftc -enable-testing
 

@@ -4,7 +4,8 @@
 // first-place entry of the VIPriors 2021 action-recognition challenge.
 //
 // Module map (dependencies point one way, left to right):
-//   CBLAS   <- Engine  (tensors, ops, autodiff; all heavy arithmetic through cblas_sgemm) <- Models
+//   CBLAS, CDNNL <- Engine  (tensors, ops, autodiff; products through cblas_sgemm, ungrouped
+//              convolutions through oneDNN behind CDNNL's C face) <- Models
 //   CFFmpeg <- Media   (FFmpeg decode/encode) <- Flow (TV-L1, flow files) <- Data (datasets, samplers,
 //              transforms, loader, synthetic set)
 //   CSQLite <- Store   (the versioned SQLite results store)
@@ -46,7 +47,10 @@ let package = Package(
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
 
-        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        // oneDNN's convolutions behind a small C face (C++ inside): Debian's libdnnl-dev.
+        .target(name: "CDNNL", path: "Sources/CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+
+        .target(name: "Engine", dependencies: ["CBLAS", "CDNNL"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         .target(name: "Flow", dependencies: ["Media"], swiftSettings: swiftSettings),
@@ -83,5 +87,6 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "Models", "Store", "Plot", "Data"]),
         .testTarget(name: "CLITests", dependencies: ["Store", "Evaluation", "Safetensors"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
 )

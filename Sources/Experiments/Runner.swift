@@ -273,7 +273,7 @@ public struct Runner {
 
     public func runProvenance() -> RunProvenance {
         provenance ?? RunProvenance(gitCommit: nil, gitDirty: nil, host: ProcessInfo.processInfo.hostName,
-                                    pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: BLAS.configuration,
+                                    pid: Int(ProcessInfo.processInfo.processIdentifier), cpu: "", blas: engineLibraries,
                                     blasThreads: threads, swiftVersion: "", commandLine: CommandLine.arguments.joined(separator: " "))
     }
 

@@ -61,7 +61,7 @@ public struct MachineInfo: Codable, Sendable {
             os: osDescription(),
             cpu: cpuInfo(),
             blas: BLASInfo(library: "OpenBLAS",
-                           configuration: BLAS.configuration
+                           configuration: engineLibraries
                                + (ProcessTuning.inEffect.isEmpty ? "" : "; process tuning: " + ProcessTuning.inEffect),
                            core: BLAS.coreName, threads: BLAS.threads),
             ffmpeg: FFmpegLibraries.linked,

@@ -7,6 +7,8 @@ public enum ProcessTuning {
     public static let settings: [(name: String, value: String, why: String)] = [
         ("OPENBLAS_THREAD_TIMEOUT", "4",
          "idle OpenBLAS threads sleep at once instead of spinning in sched_yield against the engine's own loops"),
+        ("GOMP_SPINCOUNT", "10000",
+         "OpenMP threads (oneDNN's and the engine's loops) wait briefly for the next loop, then sleep, instead of spinning for about a millisecond against OpenBLAS's threads and the loader's"),
         ("MALLOC_MMAP_MAX_", "0",
          "large tensors come from the heap, not fresh mmaps that the kernel must clear on every step"),
         ("MALLOC_TRIM_THRESHOLD_", "17179869184",

@@ -18,13 +18,14 @@ final class CLITests: XCTestCase {
         XCTAssertTrue((blas["configuration"] as? String)?.contains("OpenBLAS") == true)
         XCTAssertGreaterThanOrEqual(blas["threads"] as? Int ?? 0, 1)
         // The tool sets the native libraries' settings and runs itself again when they are unset.
-        let untuned = try CLI.run(["env", "--json"], unsetting: ["OPENBLAS_THREAD_TIMEOUT", "MALLOC_MMAP_MAX_",
+        let untuned = try CLI.run(["env", "--json"], unsetting: ["OPENBLAS_THREAD_TIMEOUT", "GOMP_SPINCOUNT", "MALLOC_MMAP_MAX_",
                                                                  "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX"])
         let data = Data(untuned.stdout.utf8)
         let reexec = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         let config = (reexec["blas"] as? [String: Any])?["configuration"] as? String ?? ""
         XCTAssertTrue(config.contains("OPENBLAS_THREAD_TIMEOUT=4") && config.contains("MALLOC_MMAP_MAX_=0")
-                      && config.contains("MALLOC_ARENA_MAX=1"), config)
+                      && config.contains("MALLOC_ARENA_MAX=1") && config.contains("GOMP_SPINCOUNT=10000")
+                      && config.contains("convolutions: oneDNN"), config)
         let cpu = try XCTUnwrap(object["cpu"] as? [String: Any])
         XCTAssertEqual(cpu["cores"] as? Int, ProcessInfo.processInfo.activeProcessorCount)
         let ffmpeg = try XCTUnwrap(object["ffmpeg"] as? [String: Any])

@@ -44,15 +44,17 @@ final class ReferenceTests: XCTestCase {
             // Wide padding and dilation in W: some taps miss the input for every output column.
             ([1, 2, 3, 4, 3], [3, 2, 1, 2, 3], [1, 1, 2], .symmetric([0, 1, 4]), [1, 1, 3], 1),
         ]
-        for (i, c) in cases.enumerated() {
+        for backend in ConvolutionBackend.allCases { for (i, c) in cases.enumerated() {
             let x = randomTensor(c.x, seed: UInt64(200 + i)), w = randomTensor(c.w, seed: UInt64(220 + i))
             let b = randomTensor([c.w[0]], seed: UInt64(240 + i))
-            let y = x.conv3d(weight: w, bias: b, stride: c.stride, padding: c.pad, dilation: c.dil, groups: c.groups)
+            let y = ConvolutionBackend.with(backend) {
+                x.conv3d(weight: w, bias: b, stride: c.stride, padding: c.pad, dilation: c.dil, groups: c.groups)
+            }
             let ref = naiveConv(x, w, b, stride: c.stride, pad: c.pad, dil: c.dil, groups: c.groups)
-            XCTAssertEqual(y.count, ref.count, "case \(i)")
+            XCTAssertEqual(y.count, ref.count, "\(backend) case \(i)")
             let err = zip(y.data, ref).map { abs(Double($0) - $1) }.max() ?? 0
-            XCTAssertLessThan(err, 1e-4, "case \(i): max error \(err)")
-        }
+            XCTAssertLessThan(err, 1e-4, "\(backend) case \(i): max error \(err)")
+        } }
     }
 
     func testSamePaddingIsTensorFlows() {

@@ -25,6 +25,14 @@ final class MViTGradientTests: XCTestCase {
                 let eps: Float = 1e-3 * max(1, abs(p.data[i]))   // 1e-2 is past the loss's curvature here
                 let numeric = centralDifference(of: p, at: i, eps: eps, numericLoss)
                 let a = Double(grad[i])
+                // Some tensors' gradients are exactly zero (a bias on the pooled keys shifts every
+                // score of a query's row alike, and softmax ignores that): there the central
+                // difference is float noise of the loss (about 1e-4 at this eps) and must stay noise.
+                if abs(a) < 1e-6 {
+                    XCTAssertLessThan(abs(numeric), 5e-4, "\(name)[\(i)]: analytic \(a), numeric \(numeric)")
+                    checked += 1
+                    continue
+                }
                 let error = abs(a - numeric) / max(abs(numeric), 1e-3)
                 if error > worst.error { worst = (name, a, numeric, error) }
                 checked += 1

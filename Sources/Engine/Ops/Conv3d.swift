@@ -330,8 +330,14 @@ struct ConvPlan {
         } }
     }
 
+    /// oneDNN's kernels for this convolution, when they are the backend and it is ungrouped.
+    func oneDNN(batch: Int) -> OneDNNConvolution? {
+        groups == 1 && ConvolutionBackend.current == .onednn ? OneDNNConvolution(self, batch: batch) : nil
+    }
+
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int) {
         if isDepthwise { return depthwiseForward(x, w, y, batch: batch) }
+        if let dnnl = oneDNN(batch: batch), dnnl.forward(x, w, y) { return }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
@@ -348,6 +354,7 @@ struct ConvPlan {
 
     func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, batch: Int) {
         if isDepthwise { return depthwiseBackwardData(gy, w, gx, batch: batch) }
+        if let dnnl = oneDNN(batch: batch), dnnl.backwardData(gy, w, gx) { return }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
@@ -365,6 +372,7 @@ struct ConvPlan {
 
     func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, batch: Int) {
         if isDepthwise { return depthwiseBackwardWeight(x, gy, gw, batch: batch) }
+        if let dnnl = oneDNN(batch: batch), dnnl.backwardWeight(x, gy, gw) { return }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {

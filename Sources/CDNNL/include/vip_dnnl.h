@@ -1,0 +1,40 @@
+// A C face over oneDNN's 3D convolutions (the kernels under PyTorch's CPU convolutions), for the
+// engine's Swift code: plain N x C x T x H x W buffers in and out, primitives cached by shape.
+#ifndef VIP_DNNL_H
+#define VIP_DNNL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// One ungrouped convolution's geometry; dilation as PyTorch counts it (1 = none).
+typedef struct {
+    int64_t batch, channels, outputs;
+    int64_t input[3], output[3], kernel[3], stride[3], pad_before[3], pad_after[3], dilation[3];
+} vip_conv_geometry;
+
+/// Each runs on `threads` OpenMP threads (the calling thread's setting). Returns 0 on success,
+/// otherwise a oneDNN status (or -1), with `vip_dnnl_error()` saying what failed.
+int vip_conv_forward(const vip_conv_geometry *g, int threads, const float *src, const float *weight, float *dst);
+int vip_conv_backward_data(const vip_conv_geometry *g, int threads, const float *diff_dst, const float *weight,
+                           float *diff_src);
+int vip_conv_backward_weight(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
+                             float *diff_weight);
+
+/// Runs `body(context, i)` for every i in [0, chunks) on up to `threads` threads of the OpenMP team
+/// oneDNN uses (so the engine's own loops and oneDNN's kernels share one set of warm threads
+/// instead of two pools competing for the cores). Thread k runs chunks k, k + team, ...; inside
+/// another parallel region the calling thread runs them all.
+void vip_parallel_chunks(int64_t chunks, int threads, void (*body)(void *context, int64_t chunk), void *context);
+
+/// The last failure's message on this thread ("" when none).
+const char *vip_dnnl_error(void);
+/// oneDNN's version and the instruction set its kernels were chosen for, e.g. "2.6.3 avx512_core".
+const char *vip_dnnl_describe(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

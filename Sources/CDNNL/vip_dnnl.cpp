@@ -1,0 +1,215 @@
+// oneDNN's convolutions behind vip_dnnl.h. Each shape's forward, backward-data and backward-weight
+// primitives are created once (oneDNN picks its blocked layouts through format `any`) and reused;
+// every call reorders the plain buffers into those layouts and the result back.
+#include "vip_dnnl.h"
+
+#include <dnnl.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+// libgomp, which oneDNN runs its threads on (declared here: the toolchain's clang has no omp.h).
+extern "C" {
+void omp_set_num_threads(int);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+}
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+thread_local std::string lastError;
+
+engine &cpu() {
+    static engine e(engine::kind::cpu, 0);
+    return e;
+}
+
+using Key = std::vector<int64_t>;
+
+Key keyOf(const vip_conv_geometry *g, int threads) {
+    // oneDNN splits the work for the thread count a primitive is created under.
+    Key k{threads, g->batch, g->channels, g->outputs};
+    for (int i = 0; i < 3; ++i) {
+        k.insert(k.end(), {g->input[i], g->output[i], g->kernel[i], g->stride[i], g->pad_before[i],
+                           g->pad_after[i], g->dilation[i]});
+    }
+    return k;
+}
+
+struct Plan {
+    memory::desc src, weight, dst;  // plain layouts of the caller's buffers
+    convolution_forward::primitive_desc forward;
+    convolution_backward_data::primitive_desc backwardData;
+    convolution_backward_weights::primitive_desc backwardWeight;
+    convolution_forward forwardPrimitive;
+    convolution_backward_data backwardDataPrimitive;
+    convolution_backward_weights backwardWeightPrimitive;
+
+    explicit Plan(const vip_conv_geometry *g) {
+        memory::dims s{g->batch, g->channels, g->input[0], g->input[1], g->input[2]};
+        memory::dims w{g->outputs, g->channels, g->kernel[0], g->kernel[1], g->kernel[2]};
+        memory::dims d{g->batch, g->outputs, g->output[0], g->output[1], g->output[2]};
+        memory::dims strides(g->stride, g->stride + 3), before(g->pad_before, g->pad_before + 3),
+            after(g->pad_after, g->pad_after + 3), dilation{g->dilation[0] - 1, g->dilation[1] - 1, g->dilation[2] - 1};
+        src = memory::desc(s, dt::f32, tag::ncdhw);
+        weight = memory::desc(w, dt::f32, tag::oidhw);
+        dst = memory::desc(d, dt::f32, tag::ncdhw);
+        memory::desc srcAny(s, dt::f32, tag::any), weightAny(w, dt::f32, tag::any), dstAny(d, dt::f32, tag::any);
+        forward = convolution_forward::primitive_desc(
+            convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, srcAny, weightAny,
+                                      dstAny, strides, dilation, before, after),
+            cpu());
+        backwardData = convolution_backward_data::primitive_desc(
+            convolution_backward_data::desc(algorithm::convolution_direct, srcAny, weightAny, dstAny, strides,
+                                            dilation, before, after),
+            cpu(), forward);
+        backwardWeight = convolution_backward_weights::primitive_desc(
+            convolution_backward_weights::desc(algorithm::convolution_direct, srcAny, weightAny, dstAny, strides,
+                                               dilation, before, after),
+            cpu(), forward);
+        forwardPrimitive = convolution_forward(forward);
+        backwardDataPrimitive = convolution_backward_data(backwardData);
+        backwardWeightPrimitive = convolution_backward_weights(backwardWeight);
+    }
+};
+
+std::mutex plansLock;
+std::map<Key, std::shared_ptr<Plan>> plans;
+
+std::shared_ptr<Plan> planFor(const vip_conv_geometry *g, int threads) {
+    omp_set_num_threads(threads > 0 ? threads : 1);
+    Key key = keyOf(g, threads);
+    std::lock_guard<std::mutex> hold(plansLock);
+    auto found = plans.find(key);
+    if (found != plans.end()) return found->second;
+    auto plan = std::make_shared<Plan>(g);
+    plans.emplace(key, plan);
+    return plan;
+}
+
+// The caller's buffer as oneDNN memory in `wanted`'s layout: the buffer itself when the layouts
+// agree, else a reordered copy (when `copyIn`) or a fresh buffer (for outputs).
+memory inLayout(const memory::desc &wanted, memory &user, stream &s, bool copyIn) {
+    if (wanted == user.get_desc()) return user;
+    memory m(wanted, cpu());
+    if (copyIn) reorder(user, m).execute(s, user, m);
+    return m;
+}
+
+void outOf(memory &result, memory &user, stream &s) {
+    if (result.get_data_handle() != user.get_data_handle()) reorder(result, user).execute(s, result, user);
+}
+
+template <typename Body> int guarded(Body body) {
+    try {
+        body();
+        lastError.clear();
+        return 0;
+    } catch (const dnnl::error &e) {
+        lastError = e.what();
+        return e.status == 0 ? -1 : static_cast<int>(e.status);
+    } catch (const std::exception &e) {
+        lastError = e.what();
+        return -1;
+    }
+}
+
+}  // namespace
+
+extern "C" int vip_conv_forward(const vip_conv_geometry *g, int threads, const float *src, const float *weight, float *dst) {
+    return guarded([&] {
+        auto p = planFor(g, threads);
+        stream s(cpu());
+        memory x(p->src, cpu(), const_cast<float *>(src)), w(p->weight, cpu(), const_cast<float *>(weight)),
+            y(p->dst, cpu(), dst);
+        memory xi = inLayout(p->forward.src_desc(), x, s, true), wi = inLayout(p->forward.weights_desc(), w, s, true),
+               yi = inLayout(p->forward.dst_desc(), y, s, false);
+        p->forwardPrimitive.execute(s, {{DNNL_ARG_SRC, xi}, {DNNL_ARG_WEIGHTS, wi}, {DNNL_ARG_DST, yi}});
+        outOf(yi, y, s);
+        s.wait();
+    });
+}
+
+extern "C" int vip_conv_backward_data(const vip_conv_geometry *g, int threads, const float *diff_dst, const float *weight,
+                                      float *diff_src) {
+    return guarded([&] {
+        auto p = planFor(g, threads);
+        stream s(cpu());
+        memory gy(p->dst, cpu(), const_cast<float *>(diff_dst)), w(p->weight, cpu(), const_cast<float *>(weight)),
+            gx(p->src, cpu(), diff_src);
+        memory gyi = inLayout(p->backwardData.diff_dst_desc(), gy, s, true),
+               wi = inLayout(p->backwardData.weights_desc(), w, s, true),
+               gxi = inLayout(p->backwardData.diff_src_desc(), gx, s, false);
+        p->backwardDataPrimitive.execute(s, {{DNNL_ARG_DIFF_DST, gyi}, {DNNL_ARG_WEIGHTS, wi}, {DNNL_ARG_DIFF_SRC, gxi}});
+        outOf(gxi, gx, s);
+        s.wait();
+    });
+}
+
+extern "C" int vip_conv_backward_weight(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
+                                        float *diff_weight) {
+    return guarded([&] {
+        auto p = planFor(g, threads);
+        stream s(cpu());
+        memory x(p->src, cpu(), const_cast<float *>(src)), gy(p->dst, cpu(), const_cast<float *>(diff_dst)),
+            gw(p->weight, cpu(), diff_weight);
+        memory xi = inLayout(p->backwardWeight.src_desc(), x, s, true),
+               gyi = inLayout(p->backwardWeight.diff_dst_desc(), gy, s, true),
+               gwi = inLayout(p->backwardWeight.diff_weights_desc(), gw, s, false);
+        p->backwardWeightPrimitive.execute(s,
+                                           {{DNNL_ARG_SRC, xi}, {DNNL_ARG_DIFF_DST, gyi}, {DNNL_ARG_DIFF_WEIGHTS, gwi}});
+        outOf(gwi, gw, s);
+        s.wait();
+    });
+}
+
+namespace {
+struct Chunks {
+    int64_t count;
+    void (*body)(void *, int64_t);
+    void *context;
+};
+
+void runChunks(void *data) {
+    auto *job = static_cast<Chunks *>(data);
+    const int64_t team = omp_get_num_threads();
+    for (int64_t i = omp_get_thread_num(); i < job->count; i += team) job->body(job->context, i);
+}
+}  // namespace
+
+extern "C" void vip_parallel_chunks(int64_t chunks, int threads, void (*body)(void *, int64_t), void *context) {
+    Chunks job{chunks, body, context};
+    GOMP_parallel(runChunks, &job, static_cast<unsigned>(threads > 0 ? threads : 1), 0);
+}
+
+extern "C" const char *vip_dnnl_error(void) { return lastError.c_str(); }
+
+extern "C" const char *vip_dnnl_describe(void) {
+    static std::string text = [] {
+        const dnnl_version_t *v = dnnl_version();
+        std::string isa;
+        switch (get_effective_cpu_isa()) {
+        case cpu_isa::sse41: isa = "sse41"; break;
+        case cpu_isa::avx: isa = "avx"; break;
+        case cpu_isa::avx2: isa = "avx2"; break;
+        case cpu_isa::avx512_core: isa = "avx512_core"; break;
+        case cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+        case cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+        case cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+        default: isa = "isa " + std::to_string(static_cast<int>(get_effective_cpu_isa()));
+        }
+        return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) + " " + isa;
+    }();
+    return text.c_str();
+}

@@ -1,0 +1,91 @@
+import CDNNL
+import Foundation
+
+/// Which kernels run ungrouped 3D convolutions (forward, backward data, backward weight).
+///
+/// `onednn` is the default: oneDNN's direct convolutions, the kernels under PyTorch's CPU
+/// convolutions, with blocked layouts and JIT code for the CPU it runs on (chosen at run time, so
+/// AVX2-only machines get AVX2 kernels). `gemm` is the engine's own lowering (vol2col and OpenBLAS's
+/// SGEMM): the reference the oneDNN path is tested against. Both are exact FP32; they differ only in
+/// the order of float sums. Grouped and depthwise convolutions always run the engine's own loops.
+public enum ConvolutionBackend: String, CaseIterable, Sendable {
+    case onednn
+    case gemm
+
+    /// The backend for the next convolution; `VIPBENCH_CONVOLUTION=gemm` selects the reference.
+    public nonisolated(unsafe) static var current: ConvolutionBackend = {
+        ProcessInfo.processInfo.environment["VIPBENCH_CONVOLUTION"].flatMap(ConvolutionBackend.init(rawValue:)) ?? .onednn
+    }()
+
+    /// Runs `body` with `backend`, then restores the previous one.
+    public static func with<T>(_ backend: ConvolutionBackend, _ body: () throws -> T) rethrows -> T {
+        let previous = current
+        current = backend
+        defer { current = previous }
+        return try body()
+    }
+
+    /// What runs convolutions now, for provenance: "oneDNN 2.6.3 (avx512_core_bf16)" or "vol2col + SGEMM".
+    public static var summary: String {
+        switch current {
+        case .onednn:
+            let parts = String(cString: vip_dnnl_describe()).split(separator: " ", maxSplits: 1)
+            return "oneDNN \(parts.first ?? "") (\(parts.count > 1 ? parts[1] : "unknown ISA"))"
+        case .gemm: return "vol2col + SGEMM"
+        }
+    }
+}
+
+/// The native kernels behind the engine's numbers, as runs record them: OpenBLAS's build and the
+/// convolution backend.
+public var engineLibraries: String { "\(BLAS.configuration); convolutions: \(ConvolutionBackend.summary)" }
+
+/// oneDNN's calls for one ungrouped convolution's geometry, on the engine's BLAS thread count.
+struct OneDNNConvolution {
+    var geometry: vip_conv_geometry
+    let threads = Int32(BLAS.threads)
+
+    init(_ plan: ConvPlan, batch: Int) {
+        geometry = vip_conv_geometry()
+        geometry.batch = Int64(batch); geometry.channels = Int64(plan.channels); geometry.outputs = Int64(plan.outputs)
+        withUnsafeMutablePointer(to: &geometry) { g in
+            func fill<T>(_ field: WritableKeyPath<vip_conv_geometry, T>, _ values: [Int]) {
+                withUnsafeMutableBytes(of: &g.pointee[keyPath: field]) { raw in
+                    let p = raw.bindMemory(to: Int64.self)
+                    for d in 0..<3 { p[d] = Int64(values[d]) }
+                }
+            }
+            fill(\.input, plan.input); fill(\.output, plan.output); fill(\.kernel, plan.window.kernel)
+            fill(\.stride, plan.window.stride); fill(\.pad_before, plan.window.padding.before)
+            fill(\.pad_after, plan.window.padding.after); fill(\.dilation, plan.window.dilation)
+        }
+    }
+
+    /// Whether oneDNN ran; on a failure (which it reports, naming the cause) the caller falls back
+    /// to the engine's own lowering, once warned.
+    private func ran(_ what: String, _ status: Int32) -> Bool {
+        if status == 0 { return true }
+        OneDNNConvolution.warnOnce("vipbench: oneDNN \(what) failed (\(String(cString: vip_dnnl_error())), status \(status)); "
+                                   + "using the engine's own convolution for it")
+        return false
+    }
+
+    private nonisolated(unsafe) static var warned = false
+    private static func warnOnce(_ message: String) {
+        if warned { return }
+        warned = true
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) -> Bool {
+        withUnsafePointer(to: geometry) { g in ran("convolution forward", vip_conv_forward(g, threads, x, w, y)) }
+    }
+
+    func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>) -> Bool {
+        withUnsafePointer(to: geometry) { g in ran("convolution backward data", vip_conv_backward_data(g, threads, gy, w, gx)) }
+    }
+
+    func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>) -> Bool {
+        withUnsafePointer(to: geometry) { g in ran("convolution backward weight", vip_conv_backward_weight(g, threads, x, gy, gw)) }
+    }
+}
