@@ -39,7 +39,7 @@ using Key = std::vector<int64_t>;
 
 Key keyOf(const vip_conv_geometry *g, int threads) {
     // oneDNN splits the work for the thread count a primitive is created under.
-    Key k{threads, g->batch, g->channels, g->outputs};
+    Key k{threads, g->bf16, g->batch, g->channels, g->outputs};
     for (int i = 0; i < 3; ++i) {
         k.insert(k.end(), {g->input[i], g->output[i], g->kernel[i], g->stride[i], g->pad_before[i],
                            g->pad_after[i], g->dilation[i]});
@@ -65,17 +65,21 @@ struct Plan {
         src = memory::desc(s, dt::f32, tag::ncdhw);
         weight = memory::desc(w, dt::f32, tag::oidhw);
         dst = memory::desc(d, dt::f32, tag::ncdhw);
-        memory::desc srcAny(s, dt::f32, tag::any), weightAny(w, dt::f32, tag::any), dstAny(d, dt::f32, tag::any);
+        // BF16 multiplies (fast mode): the operands oneDNN reads are BF16, what it writes and
+        // accumulates is FP32; the reorders into its layouts round them.
+        const dt in = g->bf16 ? dt::bf16 : dt::f32;
+        memory::desc srcAny(s, dt::f32, tag::any), weightAny(w, dt::f32, tag::any), dstAny(d, dt::f32, tag::any),
+            srcIn(s, in, tag::any), weightIn(w, in, tag::any), dstIn(d, in, tag::any);
         forward = convolution_forward::primitive_desc(
-            convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, srcAny, weightAny,
+            convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, srcIn, weightIn,
                                       dstAny, strides, dilation, before, after),
             cpu());
         backwardData = convolution_backward_data::primitive_desc(
-            convolution_backward_data::desc(algorithm::convolution_direct, srcAny, weightAny, dstAny, strides,
+            convolution_backward_data::desc(algorithm::convolution_direct, srcAny, weightIn, dstIn, strides,
                                             dilation, before, after),
             cpu(), forward);
         backwardWeight = convolution_backward_weights::primitive_desc(
-            convolution_backward_weights::desc(algorithm::convolution_direct, srcAny, weightAny, dstAny, strides,
+            convolution_backward_weights::desc(algorithm::convolution_direct, srcIn, weightAny, dstIn, strides,
                                                dilation, before, after),
             cpu(), forward);
         forwardPrimitive = convolution_forward(forward);
@@ -191,6 +195,24 @@ void runChunks(void *data) {
 extern "C" void vip_parallel_chunks(int64_t chunks, int threads, void (*body)(void *, int64_t), void *context) {
     Chunks job{chunks, body, context};
     GOMP_parallel(runChunks, &job, static_cast<unsigned>(threads > 0 ? threads : 1), 0);
+}
+
+extern "C" int vip_dnnl_has_bf16(void) {
+    static const int supported = [] {
+        vip_conv_geometry g{};
+        g.batch = 1; g.channels = 16; g.outputs = 16; g.bf16 = 1;
+        for (int i = 0; i < 3; ++i) {
+            g.input[i] = g.output[i] = 4; g.kernel[i] = 3; g.stride[i] = 1; g.pad_before[i] = g.pad_after[i] = 1;
+            g.dilation[i] = 1;
+        }
+        try {
+            Plan plan(&g);
+            return 1;
+        } catch (const std::exception &) {
+            return 0;
+        }
+    }();
+    return supported;
 }
 
 extern "C" const char *vip_dnnl_error(void) { return lastError.c_str(); }

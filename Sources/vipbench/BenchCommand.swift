@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Benchmarking
+import Engine
 import Harness
 import Models
 import Store
@@ -236,6 +237,8 @@ struct Loader: ParsableCommand {
     }
 }
 
+extension ConvolutionBackend: ExpressibleByArgument {}
+
 struct ModelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
@@ -270,6 +273,13 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Minimum seconds of repeats.")
     var seconds: Double = 2
 
+    @Option(help: ArgumentHelp("""
+        Convolution kernels: onednn (exact FP32, the default), onednn-bf16 (the fast mode: BF16 \
+        multiplies, FP32 sums; FP32 on CPUs without BF16 kernels), gemm (the engine's own \
+        vol2col + SGEMM). Default: $VIPBENCH_CONVOLUTION, else onednn.
+        """, valueName: "backend"))
+    var convolution: ConvolutionBackend?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -277,7 +287,7 @@ struct ModelBench: ParsableCommand {
 
     /// The `--json` line.
     struct ModelLine: Encodable {
-        var model: Architecture, input: String, batch: Int, threads: Int, mode: String
+        var model: Architecture, input: String, batch: Int, threads: Int, mode: String, convolution: String
         var secondsPerClip, clipsPerSecond, gmacsPerView, achievedGflops: Double
         var peakRssBytes: Int?
         var repeats: Int
@@ -287,21 +297,24 @@ struct ModelBench: ParsableCommand {
         let shape = try clipShape(input, default: architecture.defaultInput)
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
         guard accumulate >= 1, batch % accumulate == 0 else { throw ValidationError("--batch \(batch) does not split into --accumulate \(accumulate) equal micro-batches") }
+        if let convolution { ConvolutionBackend.current = convolution }
+        let backend = ConvolutionBackend.current
         let measure = { ModelBenchmark.run(model: architecture, input: shape, batch: batch, threads: threads, train: train, width: width,
                                                minimumSeconds: seconds, accumulate: accumulate) }
-        let r = try recording.run(configuration: "bench:model:\(architecture.rawValue)", profile: width == 1 ? "full" : "width-\(width)", measure) { db, r, run in
+        let r = try recording.run(configuration: "bench:model:\(architecture.rawValue)" + (backend == .onednn ? "" : ":\(backend.rawValue)"), profile: width == 1 ? "full" : "width-\(width)", measure) { db, r, run in
             try db.record(performance: [ModelBenchmark.record(r)], run: run)
         }
         let peak = r.peakResidentBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
         if json {
             print(try encodeJSON(ModelLine(model: r.model, input: shape.map(String.init).joined(separator: "x"), batch: r.batch,
-                                           threads: r.threads, mode: r.mode, secondsPerClip: r.secondsPerClip,
+                                           threads: r.threads, mode: r.mode, convolution: ConvolutionBackend.summary, secondsPerClip: r.secondsPerClip,
                                            clipsPerSecond: r.clipsPerSecond, gmacsPerView: r.gmacsPerView,
                                            achievedGflops: r.achievedGflops, peakRssBytes: r.peakResidentBytes, repeats: r.repeats),
                                  pretty: false))
         } else {
-            print(String(format: "%@ %@ %@, batch %d, %d threads: %.3f s per clip (%.2f clips/s), %.1f GFLOP/s achieved, peak resident memory %@ (%d repeats)",
-                         r.model.rawValue, shape.map(String.init).joined(separator: "x"), r.mode, r.batch, r.threads, r.secondsPerClip, r.clipsPerSecond, r.achievedGflops, peak, r.repeats))
+            print(String(format: "%@ %@ %@, batch %d, %d threads: %.3f s per clip (%.2f clips/s), %.1f GFLOP/s achieved, peak resident memory %@ (%d repeats; convolutions: %@)",
+                         r.model.rawValue, shape.map(String.init).joined(separator: "x"), r.mode, r.batch, r.threads, r.secondsPerClip, r.clipsPerSecond, r.achievedGflops, peak, r.repeats,
+                         ConvolutionBackend.summary))
         }
     }
 }

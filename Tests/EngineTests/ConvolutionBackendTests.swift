@@ -61,8 +61,23 @@ final class ConvolutionBackendTests: XCTestCase {
         } }
     }
 
+    /// The fast mode rounds operands to BF16 (8 bits of mantissa): errors of about 1e-3 relative,
+    /// far from exact but far below what changes a prediction.
+    func testFastModeIsCloseAndReallyBF16() throws {
+        try XCTSkipUnless(ConvolutionBackend.hasBF16, "no BF16 convolutions on this CPU: the fast mode runs FP32 here")
+        for (i, c) in cases.enumerated() {
+            let fast = run(c, .onednnBF16, seed: UInt64(500 + 10 * i)), exact = run(c, .gemm, seed: UInt64(500 + 10 * i))
+            for (what, a, b) in [("output", fast.y, exact.y), ("input gradient", fast.gx, exact.gx), ("weight gradient", fast.gw, exact.gw)] {
+                let e = relativeError(a, b)
+                XCTAssertLessThan(e, 2e-2, "case \(i) \(what)")
+                XCTAssertGreaterThan(e, 1e-5, "case \(i) \(what): BF16 rounding must show")
+            }
+        }
+    }
+
     func testTheBackendIsNamedForProvenance() {
         XCTAssertTrue(ConvolutionBackend.with(.onednn) { ConvolutionBackend.summary }.hasPrefix("oneDNN 2."))
+        XCTAssertTrue(ConvolutionBackend.with(.onednnBF16) { ConvolutionBackend.summary }.contains(ConvolutionBackend.hasBF16 ? "BF16 multiplies" : "no BF16"))
         XCTAssertEqual(ConvolutionBackend.with(.gemm) { ConvolutionBackend.summary }, "vol2col + SGEMM")
     }
 

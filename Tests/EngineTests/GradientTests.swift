@@ -59,7 +59,7 @@ final class GradientTests: XCTestCase {
             ([1, 2, 3, 4, 4], [2, 2, 3, 3, 3], [1, 1, 1], .symmetric([2, 1, 1]), [2, 1, 1], 1),  // temporal dilation (TCLR)
             ([1, 2, 2, 3, 3], [2, 2, 1, 2, 3], [1, 1, 2], .symmetric([0, 1, 4]), [1, 1, 3], 1),  // taps past the input in W
         ]
-        for backend in ConvolutionBackend.allCases { for (i, c) in cases.enumerated() {
+        for backend in ConvolutionBackend.exact { for (i, c) in cases.enumerated() {
             let x = randomTensor(c.x, seed: UInt64(20 + i)), w = randomTensor(c.w, seed: UInt64(40 + i))
             let b = randomTensor([c.w[0]], seed: UInt64(60 + i))
             ConvolutionBackend.with(backend) {

@@ -44,7 +44,7 @@ final class ReferenceTests: XCTestCase {
             // Wide padding and dilation in W: some taps miss the input for every output column.
             ([1, 2, 3, 4, 3], [3, 2, 1, 2, 3], [1, 1, 2], .symmetric([0, 1, 4]), [1, 1, 3], 1),
         ]
-        for backend in ConvolutionBackend.allCases { for (i, c) in cases.enumerated() {
+        for backend in ConvolutionBackend.exact { for (i, c) in cases.enumerated() {
             let x = randomTensor(c.x, seed: UInt64(200 + i)), w = randomTensor(c.w, seed: UInt64(220 + i))
             let b = randomTensor([c.w[0]], seed: UInt64(240 + i))
             let y = ConvolutionBackend.with(backend) {

@@ -9,9 +9,10 @@
 extern "C" {
 #endif
 
-/// One ungrouped convolution's geometry; dilation as PyTorch counts it (1 = none).
+/// One ungrouped convolution's geometry; dilation as PyTorch counts it (1 = none). `bf16` = 1
+/// multiplies in BF16 (operands rounded, sums in FP32: the fast mode), 0 in FP32.
 typedef struct {
-    int64_t batch, channels, outputs;
+    int64_t batch, channels, outputs, bf16;
     int64_t input[3], output[3], kernel[3], stride[3], pad_before[3], pad_after[3], dilation[3];
 } vip_conv_geometry;
 
@@ -28,6 +29,9 @@ int vip_conv_backward_weight(const vip_conv_geometry *g, int threads, const floa
 /// instead of two pools competing for the cores). Thread k runs chunks k, k + team, ...; inside
 /// another parallel region the calling thread runs them all.
 void vip_parallel_chunks(int64_t chunks, int threads, void (*body)(void *context, int64_t chunk), void *context);
+
+/// Whether this CPU runs BF16 convolutions (oneDNN has kernels for AVX-512 and later only).
+int vip_dnnl_has_bf16(void);
 
 /// The last failure's message on this thread ("" when none).
 const char *vip_dnnl_error(void);

@@ -332,7 +332,12 @@ struct ConvPlan {
 
     /// oneDNN's kernels for this convolution, when they are the backend and it is ungrouped.
     func oneDNN(batch: Int) -> OneDNNConvolution? {
-        groups == 1 && ConvolutionBackend.current == .onednn ? OneDNNConvolution(self, batch: batch) : nil
+        guard groups == 1 else { return nil }
+        switch ConvolutionBackend.current {
+        case .onednn: return OneDNNConvolution(self, batch: batch, bf16: false)
+        case .onednnBF16: return OneDNNConvolution(self, batch: batch, bf16: ConvolutionBackend.hasBF16)
+        case .gemm: return nil
+        }
     }
 
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int) {

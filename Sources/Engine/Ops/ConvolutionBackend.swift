@@ -10,7 +10,13 @@ import Foundation
 /// the order of float sums. Grouped and depthwise convolutions always run the engine's own loops.
 public enum ConvolutionBackend: String, CaseIterable, Sendable {
     case onednn
+    /// The fast mode: oneDNN with BF16 multiplies (operands rounded to BF16, sums in FP32), on CPUs
+    /// with AVX-512 BF16 instructions; elsewhere it runs as `onednn` and says so in `summary`.
+    case onednnBF16 = "onednn-bf16"
     case gemm
+
+    /// The backends whose results are exact FP32 (within float summation order).
+    public static let exact: [ConvolutionBackend] = [.onednn, .gemm]
 
     /// The backend for the next convolution; `VIPBENCH_CONVOLUTION=gemm` selects the reference.
     public nonisolated(unsafe) static var current: ConvolutionBackend = {
@@ -25,12 +31,17 @@ public enum ConvolutionBackend: String, CaseIterable, Sendable {
         return try body()
     }
 
-    /// What runs convolutions now, for provenance: "oneDNN 2.6.3 (avx512_core_bf16)" or "vol2col + SGEMM".
+    /// Whether this CPU has oneDNN's BF16 convolutions (the fast mode).
+    public static let hasBF16 = vip_dnnl_has_bf16() != 0
+
+    /// What runs convolutions now, for provenance: "oneDNN 2.6.3 (avx512_core_bf16), FP32",
+    /// "oneDNN 2.6.3 (avx512_core_bf16), BF16 multiplies" or "vol2col + SGEMM".
     public static var summary: String {
+        let parts = String(cString: vip_dnnl_describe()).split(separator: " ", maxSplits: 1)
+        let oneDNN = "oneDNN \(parts.first ?? "") (\(parts.count > 1 ? parts[1] : "unknown ISA"))"
         switch current {
-        case .onednn:
-            let parts = String(cString: vip_dnnl_describe()).split(separator: " ", maxSplits: 1)
-            return "oneDNN \(parts.first ?? "") (\(parts.count > 1 ? parts[1] : "unknown ISA"))"
+        case .onednn: return oneDNN + ", FP32"
+        case .onednnBF16: return oneDNN + (hasBF16 ? ", BF16 multiplies" : ", FP32 (no BF16 kernels on this CPU)")
         case .gemm: return "vol2col + SGEMM"
         }
     }
@@ -45,8 +56,9 @@ struct OneDNNConvolution {
     var geometry: vip_conv_geometry
     let threads = Int32(BLAS.threads)
 
-    init(_ plan: ConvPlan, batch: Int) {
+    init(_ plan: ConvPlan, batch: Int, bf16: Bool) {
         geometry = vip_conv_geometry()
+        geometry.bf16 = bf16 ? 1 : 0
         geometry.batch = Int64(batch); geometry.channels = Int64(plan.channels); geometry.outputs = Int64(plan.outputs)
         withUnsafeMutablePointer(to: &geometry) { g in
             func fill<T>(_ field: WritableKeyPath<vip_conv_geometry, T>, _ values: [Int]) {
