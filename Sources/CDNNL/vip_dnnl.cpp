@@ -5,13 +5,12 @@
 
 #include <dnnl.hpp>
 
-#include <cstdlib>
-#include <cstring>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 // libgomp, which oneDNN runs its threads on (declared here: the toolchain's clang has no omp.h).
@@ -102,17 +101,35 @@ std::shared_ptr<Plan> planFor(const vip_conv_geometry *g, int threads) {
     return plan;
 }
 
-// The caller's buffer as oneDNN memory in `wanted`'s layout: the buffer itself when the layouts
-// agree, else a reordered copy (when `copyIn`) or a fresh buffer (for outputs).
-memory inLayout(const memory::desc &wanted, memory &user, stream &s, bool copyIn) {
-    if (wanted == user.get_desc()) return user;
-    memory m(wanted, cpu());
-    if (copyIn) reorder(user, m).execute(s, user, m);
-    return m;
-}
+// One of a primitive's buffers: its argument, the caller's plain layout and pointer, and the
+// layout the primitive wants.
+struct Operand {
+    int argument;
+    const memory::desc &plain, &wanted;
+    const float *data;
+};
 
-void outOf(memory &result, memory &user, stream &s) {
+// Runs `op` on the caller's buffers: inputs reordered into the primitive's layouts where they differ,
+// the output computed in its layout and reordered back into the caller's buffer.
+void execute(const primitive &op, std::initializer_list<Operand> inputs, const Operand &output) {
+    stream s(cpu());
+    std::unordered_map<int, memory> arguments;
+    for (const Operand &in : inputs) {
+        memory user(in.plain, cpu(), const_cast<float *>(in.data));
+        if (in.wanted == in.plain) {
+            arguments.emplace(in.argument, user);
+        } else {
+            memory m(in.wanted, cpu());
+            reorder(user, m).execute(s, user, m);
+            arguments.emplace(in.argument, m);
+        }
+    }
+    memory user(output.plain, cpu(), const_cast<float *>(output.data));
+    memory result = output.wanted == output.plain ? user : memory(output.wanted, cpu());
+    arguments.emplace(output.argument, result);
+    op.execute(s, arguments);
     if (result.get_data_handle() != user.get_data_handle()) reorder(result, user).execute(s, result, user);
+    s.wait();
 }
 
 template <typename Body> int guarded(Body body) {
@@ -134,14 +151,9 @@ template <typename Body> int guarded(Body body) {
 extern "C" int vip_conv_forward(const vip_conv_geometry *g, int threads, const float *src, const float *weight, float *dst) {
     return guarded([&] {
         auto p = planFor(g, threads);
-        stream s(cpu());
-        memory x(p->src, cpu(), const_cast<float *>(src)), w(p->weight, cpu(), const_cast<float *>(weight)),
-            y(p->dst, cpu(), dst);
-        memory xi = inLayout(p->forward.src_desc(), x, s, true), wi = inLayout(p->forward.weights_desc(), w, s, true),
-               yi = inLayout(p->forward.dst_desc(), y, s, false);
-        p->forwardPrimitive.execute(s, {{DNNL_ARG_SRC, xi}, {DNNL_ARG_WEIGHTS, wi}, {DNNL_ARG_DST, yi}});
-        outOf(yi, y, s);
-        s.wait();
+        execute(p->forwardPrimitive,
+                {{DNNL_ARG_SRC, p->src, p->forward.src_desc(), src}, {DNNL_ARG_WEIGHTS, p->weight, p->forward.weights_desc(), weight}},
+                {DNNL_ARG_DST, p->dst, p->forward.dst_desc(), dst});
     });
 }
 
@@ -149,15 +161,10 @@ extern "C" int vip_conv_backward_data(const vip_conv_geometry *g, int threads, c
                                       float *diff_src) {
     return guarded([&] {
         auto p = planFor(g, threads);
-        stream s(cpu());
-        memory gy(p->dst, cpu(), const_cast<float *>(diff_dst)), w(p->weight, cpu(), const_cast<float *>(weight)),
-            gx(p->src, cpu(), diff_src);
-        memory gyi = inLayout(p->backwardData.diff_dst_desc(), gy, s, true),
-               wi = inLayout(p->backwardData.weights_desc(), w, s, true),
-               gxi = inLayout(p->backwardData.diff_src_desc(), gx, s, false);
-        p->backwardDataPrimitive.execute(s, {{DNNL_ARG_DIFF_DST, gyi}, {DNNL_ARG_WEIGHTS, wi}, {DNNL_ARG_DIFF_SRC, gxi}});
-        outOf(gxi, gx, s);
-        s.wait();
+        execute(p->backwardDataPrimitive,
+                {{DNNL_ARG_DIFF_DST, p->dst, p->backwardData.diff_dst_desc(), diff_dst},
+                 {DNNL_ARG_WEIGHTS, p->weight, p->backwardData.weights_desc(), weight}},
+                {DNNL_ARG_DIFF_SRC, p->src, p->backwardData.diff_src_desc(), diff_src});
     });
 }
 
@@ -165,16 +172,10 @@ extern "C" int vip_conv_backward_weight(const vip_conv_geometry *g, int threads,
                                         float *diff_weight) {
     return guarded([&] {
         auto p = planFor(g, threads);
-        stream s(cpu());
-        memory x(p->src, cpu(), const_cast<float *>(src)), gy(p->dst, cpu(), const_cast<float *>(diff_dst)),
-            gw(p->weight, cpu(), diff_weight);
-        memory xi = inLayout(p->backwardWeight.src_desc(), x, s, true),
-               gyi = inLayout(p->backwardWeight.diff_dst_desc(), gy, s, true),
-               gwi = inLayout(p->backwardWeight.diff_weights_desc(), gw, s, false);
-        p->backwardWeightPrimitive.execute(s,
-                                           {{DNNL_ARG_SRC, xi}, {DNNL_ARG_DIFF_DST, gyi}, {DNNL_ARG_DIFF_WEIGHTS, gwi}});
-        outOf(gwi, gw, s);
-        s.wait();
+        execute(p->backwardWeightPrimitive,
+                {{DNNL_ARG_SRC, p->src, p->backwardWeight.src_desc(), src},
+                 {DNNL_ARG_DIFF_DST, p->dst, p->backwardWeight.diff_dst_desc(), diff_dst}},
+                {DNNL_ARG_DIFF_WEIGHTS, p->weight, p->backwardWeight.diff_weights_desc(), diff_weight});
     });
 }
 

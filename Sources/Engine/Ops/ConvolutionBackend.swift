@@ -60,17 +60,11 @@ struct OneDNNConvolution {
         geometry = vip_conv_geometry()
         geometry.bf16 = bf16 ? 1 : 0
         geometry.batch = Int64(batch); geometry.channels = Int64(plan.channels); geometry.outputs = Int64(plan.outputs)
-        withUnsafeMutablePointer(to: &geometry) { g in
-            func fill<T>(_ field: WritableKeyPath<vip_conv_geometry, T>, _ values: [Int]) {
-                withUnsafeMutableBytes(of: &g.pointee[keyPath: field]) { raw in
-                    let p = raw.bindMemory(to: Int64.self)
-                    for d in 0..<3 { p[d] = Int64(values[d]) }
-                }
-            }
-            fill(\.input, plan.input); fill(\.output, plan.output); fill(\.kernel, plan.window.kernel)
-            fill(\.stride, plan.window.stride); fill(\.pad_before, plan.window.padding.before)
-            fill(\.pad_after, plan.window.padding.after); fill(\.dilation, plan.window.dilation)
-        }
+        func triple(_ v: [Int]) -> (Int64, Int64, Int64) { (Int64(v[0]), Int64(v[1]), Int64(v[2])) }
+        geometry.input = triple(plan.input); geometry.output = triple(plan.output)
+        geometry.kernel = triple(plan.window.kernel); geometry.stride = triple(plan.window.stride)
+        geometry.pad_before = triple(plan.window.padding.before); geometry.pad_after = triple(plan.window.padding.after)
+        geometry.dilation = triple(plan.window.dilation)
     }
 
     /// Whether oneDNN ran; on a failure (which it reports, naming the cause) the caller falls back
