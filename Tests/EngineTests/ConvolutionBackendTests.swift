@@ -16,6 +16,9 @@ final class ConvolutionBackendTests: XCTestCase {
         Case(x: [2, 32, 4, 6, 6], w: [64, 32, 1, 1, 1], stride: [2, 2, 2], pad: .zero, dil: [1, 1, 1]),                // shortcut
         Case(x: [1, 24, 3, 7, 5], w: [40, 24, 1, 1, 1], stride: [1, 1, 1], pad: .zero, dil: [1, 1, 1]),                // bottleneck
         Case(x: [2, 8, 6, 10, 10], w: [8, 8, 3, 3, 3], stride: [1, 1, 1], pad: .symmetric([2, 1, 1]), dil: [2, 1, 1]), // TCLR's dilation
+        // The scaled profiles' first stage: fewer than 16 channels, backward passes channels-last.
+        Case(x: [4, 8, 8, 16, 16], w: [8, 8, 3, 3, 3], stride: [1, 1, 1], pad: .symmetric([1, 1, 1]), dil: [1, 1, 1]),
+        Case(x: [4, 8, 8, 16, 16], w: [16, 8, 3, 3, 3], stride: [2, 2, 2], pad: .symmetric([1, 1, 1]), dil: [1, 1, 1]),
         Case(x: [1, 3, 9, 17, 17], w: [12, 3, 7, 7, 7], stride: [2, 2, 2],
              pad: .same(input: [9, 17, 17], kernel: [7, 7, 7], stride: [2, 2, 2]), dil: [1, 1, 1]),                  // I3D's SAME stem
     ]

@@ -33,7 +33,9 @@ final class MViTGradientTests: XCTestCase {
                     checked += 1
                     continue
                 }
-                let error = abs(a - numeric) / max(abs(numeric), 1e-3)
+                // Below 3e-3 the comparison is absolute (to 3e-4): the loss's float noise over 2 eps
+                // is about 1e-4, which put a 7e-4 gradient 12 % off on one CPU and not on another.
+                let error = abs(a - numeric) / max(abs(numeric), 3e-3)
                 if error > worst.error { worst = (name, a, numeric, error) }
                 checked += 1
             }
