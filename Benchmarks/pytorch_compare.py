@@ -1,12 +1,12 @@
 """vipbench's models against PyTorch's, measured in the same run, one model after the other.
 
     python Benchmarks/pytorch_compare.py .build/release/vipbench
-Needs torch and torchvision (used: torch 2.13.0+cpu, torchvision 0.28.0). Both sides use 2
+Needs torch and torchvision (used: torch 2.13.0+cpu, torchvision 0.28.0; torch 2.15.0, torchvision 0.29.2). Both sides use 2
 threads, batch 1 inference unless noted, medians over at least 2 seconds after a warm-up, and
 random inputs. Prints one line per model and a JSON summary. Models PyTorch has no definition of
 (r3d18-tclr, r3d50-hara, i3d) are measured on vipbench's side only. Rows marked onednn-bf16 run
-vipbench's fast mode (BF16 multiplies) against PyTorch's FP32; the width-1/8 row is the scaled
-profiles' training shape.
+vipbench's fast mode (BF16 multiplies) against PyTorch's FP32; the width-1/8 and width-1/4 rows
+are the scaled profiles' training shapes (the smallest and the largest).
 """
 import json
 import os
@@ -34,6 +34,7 @@ CASES = [  # (vipbench name, input CxTxHxW, batch, train, torch constructor or N
     ("r3d18", "3x16x112x112", 1, False, r3d_18, 1.0, "onednn"),
     ("r3d18", "3x16x112x112", 4, True, r3d_18, 1.0, "onednn"),
     ("r3d18", "3x8x32x32", 16, True, lambda: R3D18(3, 400, 0.125), 0.125, "onednn"),
+    ("r3d18", "3x16x64x64", 16, True, lambda: R3D18(3, 400, 0.25), 0.25, "onednn"),
     ("r3d18-tclr", "3x16x112x112", 1, False, None, 1.0, "onednn"),
     ("r3d50", "3x16x224x224", 1, False, r3d50_torchvision_style, 1.0, "onednn"),
     ("r3d50-hara", "3x16x224x224", 1, False, None, 1.0, "onednn"),

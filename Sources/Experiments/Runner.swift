@@ -42,6 +42,9 @@ public struct Runner {
     var isRoot: Bool { world.rank == 0 }
     /// Synchronised batch norm in every training stage (a configuration of its own: its hash differs).
     public var syncBatchNorm = false
+    /// The fast mode (BF16 multiplies in convolutions) in every training and test stage (a
+    /// configuration of its own: its hash differs).
+    public var bf16Convolutions = false
 
     public init(profile: Profile, rows: [Table1Row], seeds: [UInt64], dataset: VideoDataset, flowRoot: String?, work: String,
                 store: ResultsStore) {
@@ -88,10 +91,7 @@ public struct Runner {
         var c = Table1Configurations.row(row, profile: profile, classes: dataset.classes.count)
         c.training.seed = seed
         c.pretraining?.seed = seed
-        if syncBatchNorm {
-            c.training.syncBatchNorm = true
-            c.pretraining?.syncBatchNorm = true
-        }
+        c.apply(syncBatchNorm: syncBatchNorm, bf16Convolutions: bf16Convolutions)
         return c
     }
 

@@ -69,7 +69,8 @@ public enum Scoring {
         var ids: [String] = [], labels: [Int?] = [], logits: [Float] = [], failed: [String] = []
         var done = 0
         let start = Date()
-        Parallel.withThreads(q.threads) {
+        // A fast-mode model is tested in the fast mode it was trained in (its configuration says so).
+        ConvolutionBackend.with(c.convolutionBackend) { Parallel.withThreads(q.threads) {
             Autograd.withoutGradients {
                 for b in loader.batches(epoch: 0) {
                     failed += b.failures.map { "\($0.id): \($0.reason)" }
@@ -90,7 +91,7 @@ public enum Scoring {
                     }
                 }
             }
-        }
+        } }
         if world.size > 1 {
             // Every process's videos, back in the split's order.
             struct Part: Codable { var ids: [String]; var labels: [Int?]; var failed: [String] }

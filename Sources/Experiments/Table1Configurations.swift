@@ -71,10 +71,21 @@ public struct RowConfiguration: Codable, Hashable, Sendable, ResolvedConfigurati
     /// Settings the report leaves open, as "setting: choice (why)".
     public var choices: [String]
 
-    /// mmaction2-style: model, modality, pretraining, frames x skip x views, profile.
+    /// mmaction2-style: model, modality, pretraining, frames x skip x views, profile (and `bf16` in
+    /// the fast mode).
     public var name: String {
         let c = training.clipSpec.map { "\($0.frames)x\($0.skip)" } ?? training.clip
         return "row\(row.rawValue)_\(training.model.rawValue)_\(training.modality.rawValue)_\(pretraining == nil ? "scratch" : "tclr")_\(c)x\(test.views)_\(profile.rawValue)"
+            + (training.bf16Convolutions == true ? "_bf16" : "")
+    }
+}
+
+extension RowConfiguration {
+    /// Run-wide settings that make a configuration of their own (their hash differs): synchronised
+    /// batch norm under mpirun, the fast mode's BF16 convolutions; both stages alike.
+    public mutating func apply(syncBatchNorm: Bool, bf16Convolutions: Bool) {
+        if syncBatchNorm { training.syncBatchNorm = true; pretraining?.syncBatchNorm = true }
+        if bf16Convolutions { training.bf16Convolutions = true; pretraining?.bf16Convolutions = true }
     }
 }
 

@@ -85,6 +85,18 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
     /// One process trains the same either way. Left out of the JSON when nil, so older
     /// configurations keep their hashes.
     public var syncBatchNorm: Bool?
+    /// The fast mode: convolutions multiply in BF16 (oneDNN; sums stay FP32), on CPUs with BF16
+    /// kernels (elsewhere they run in FP32 and the recorded library summary says so). nil: exact
+    /// FP32. Left out of the JSON when nil, so exact configurations keep their hashes.
+    public var bf16Convolutions: Bool?
+
+    /// The convolution backend this configuration trains and tests with: the fast mode's, or the
+    /// process's exact one (`VIPBENCH_CONVOLUTION=gemm` selects the reference lowering; both exact
+    /// backends give the same results up to float summation order, so neither is in the hash).
+    public var convolutionBackend: ConvolutionBackend {
+        if bf16Convolutions == true { return .onednnBF16 }
+        return ConvolutionBackend.exact.contains(ConvolutionBackend.current) ? ConvolutionBackend.current : .onednn
+    }
 
     public init(model: Architecture, classes: Int, epochs: Int, batch: Int, optimizer: OptimizerRule,
                 parameterGroups: ParameterGroups, schedule: LearningRateSchedule) {

@@ -122,7 +122,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
     defer { if parallel { model.synchronizeBatchNorm(nil) } }
     // `threads` (the cores a process of a data-parallel job has) overrides the configuration's
     // count without changing its hash: the engine's results do not depend on its thread count.
-    return try Parallel.withThreads(threads ?? config.threads) {
+    return try ConvolutionBackend.with(config.convolutionBackend) { try Parallel.withThreads(threads ?? config.threads) {
         var optimizer = Optimizer(rule: config.optimizer, groups: config.parameterGroups)
         var epoch = 0, nextBatch = 0, step = 0
         var lossSum = 0.0, lossCount = 0
@@ -277,7 +277,7 @@ public func train(_ config: TrainingConfiguration, network: TrainableNetwork, tr
                                bestTop1: bestTop1, bestEpoch: bestEpoch, lastTop1: lastTop1, latestCheckpoint: directory.latest,
                                bestCheckpoint: fm.fileExists(atPath: directory.best) ? directory.best : nil,
                                stoppedEarly: stoppedEarly, history: history)
-    }
+    } }
 }
 
 /// Forward and backward of one batch, split into `accumulate` micro-batches whose gradients add

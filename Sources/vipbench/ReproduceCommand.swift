@@ -7,6 +7,7 @@ import Store
 import Foundation
 import Benchmarking
 import Distributed
+import Engine
 import Harness
 import Training
 
@@ -59,6 +60,12 @@ struct ReproduceCommand: ParsableCommand {
     var sweep = false
     @Flag(name: .customLong("sync-batch-norm"), help: "Under mpirun: batch-norm statistics over the whole batch of every rank in every training stage (a configuration of its own; default: each rank's part, as PyTorch's DDP).")
     var syncBatchNorm = false
+    @Option(help: ArgumentHelp("""
+        Convolution kernels: onednn (exact FP32, the default), onednn-bf16 (the fast mode: BF16 multiplies, \
+        FP32 sums; a configuration of its own, so its results never mix with exact ones), gemm (the engine's \
+        own vol2col + SGEMM, exact). Default: $VIPBENCH_CONVOLUTION if exact, else onednn.
+        """, valueName: "backend"))
+    var convolution: ConvolutionBackend?
     @Option(help: "The cost stage: full (each row's training step and test view at the profile's size and at the paper's: parameters, GMACs, clips/s, peak memory), scaled (the profile's size only) or skip. Default: full, scaled for smoke.")
     var cost: CostScope?
 
@@ -81,6 +88,9 @@ struct ReproduceCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The process's backend names what ran in every recorded provenance; the fast mode is also
+        // in each configuration (and so in its hash).
+        if let convolution { ConvolutionBackend.current = convolution }
         let selected = try selectedRows()
         // Without --data: the paper's counts, or those of the embedded set the profile renders.
         var counts = (train: 40_000, val: 10_000, test: 20_000, classes: 400)
@@ -101,7 +111,11 @@ struct ReproduceCommand: ParsableCommand {
                 note("the plan counts every listed video; the runner will leave out the missing ones")
             }
         }
-        let configs = selected.map { Table1Configurations.row($0, profile: profile, classes: counts.classes) }
+        let configs = selected.map { row -> RowConfiguration in
+            var c = Table1Configurations.row(row, profile: profile, classes: counts.classes)
+            c.apply(syncBatchNorm: syncBatchNorm, bf16Convolutions: convolution == .onednnBF16)
+            return c
+        }
         if printConfig {
             for c in configs {
                 print("# \(c.name) (\(c.hash)); paper's top-1: \(c.row.paperTop1) %")
@@ -223,7 +237,7 @@ extension ReproduceCommand {
         }
         let configs = selected.map { row -> RowConfiguration in
             var c = Table1Configurations.row(row, profile: profile, classes: ds.classes.count)
-            if syncBatchNorm { c.training.syncBatchNorm = true; c.pretraining?.syncBatchNorm = true }
+            c.apply(syncBatchNorm: syncBatchNorm, bf16Convolutions: convolution == .onednnBF16)
             return c
         }
         let flowRoot = try prepareFlow(ds, root: root!, configs: configs)
@@ -234,6 +248,7 @@ extension ReproduceCommand {
         runner.sweep = sweep
         runner.world = Cluster.world
         runner.syncBatchNorm = syncBatchNorm
+        runner.bf16Convolutions = convolution == .onednnBF16
         if let mpi = Cluster.mpi, mpi.size > 1 {
             note("reproduce on \(mpi.size) ranks x \(engineThreads) thread(s): training, test scores and flow are shared; rank 0 records and reports")
             runner.abortJob = { message in
@@ -280,7 +295,7 @@ extension ReproduceCommand {
         let baseline = FileManager.default.fileExists(atPath: baselinePath) ? try? Baseline.read(baselinePath) : nil
         let text = Report.markdown(profile: profile, configurations: configs, outcomes: outcomes, gmacs: gmacs, costs: costs,
                                    baseline: baseline, seeds: seeds,
-                                   commit: machine.git.commit ?? "unknown", machine: "\(machine.cpu.model), \(machine.cpu.cores) cores",
+                                   commit: machine.git.commit ?? "unknown", machine: "\(machine.cpu.model), \(machine.cpu.cores) cores; convolutions: \(ConvolutionBackend.summary)",
                                    date: ISO8601DateFormatter().string(from: Date()))
         try FileManager.default.createDirectory(atPath: (report as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try text.write(toFile: report, atomically: true, encoding: .utf8)

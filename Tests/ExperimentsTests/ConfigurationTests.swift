@@ -49,6 +49,18 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertNil(Profile.paper.embeddedDataset)
     }
 
+    func testRunWideSettingsChangeTheHashOnlyWhenOn() {
+        let plain = Table1Configurations.row(.r3d18TCLR, profile: .mini, classes: 10)
+        var c = plain
+        c.apply(syncBatchNorm: false, bf16Convolutions: false)
+        XCTAssertEqual(c.hash, plain.hash)
+        c.apply(syncBatchNorm: false, bf16Convolutions: true)
+        XCTAssertNotEqual(c.hash, plain.hash)
+        XCTAssertEqual(c.training.bf16Convolutions, true)
+        XCTAssertEqual(c.pretraining?.bf16Convolutions, true, "pretraining runs in the same mode")
+        XCTAssertEqual(c.name, plain.name + "_bf16")
+    }
+
     func testPlanCountsClipsAndCost() {
         let c = Table1Configurations.row(.r3d18TCLR, profile: .paper, classes: 400)
         let s = Planner.stages(c, trainVideos: 40_000, valVideos: 10_000, testVideos: 20_000)
