@@ -81,11 +81,10 @@ struct Plan {
         // backward-weight kernel at these channel counts and falls back to a scalar im2col and a
         // GEMM; with channels-last activations it has JIT kernels for both backward passes (measured
         // at 8 channels, 16x8x16x16, 2 threads: backward weight 6.8 -> 0.8 ms, backward data
-        // 2.2 -> 0.8 ms, reorders included). The forward pass stays blocked (it is faster there). A
-        // backward weight that would still fall back to the GEMM keeps the blocked layout. The choice
-        // depends on the shape and the CPU only, so reruns stay bit-identical.
-        memory::desc srcLast(s, dt::f32, tag::ndhwc), dstLast(d, dt::f32, tag::ndhwc),
-            srcInLast(s, in, tag::ndhwc), dstInLast(d, in, tag::ndhwc);
+        // 2.2 -> 0.8 ms, reorders included). The forward pass stays blocked (it is faster there), and
+        // so does a backward pass whose channels-last form would be a GEMM where the blocked is not
+        // (other CPUs). The choice depends on the shape and the CPU only, so reruns stay bit-identical.
+        memory::desc srcLast(s, dt::f32, tag::ndhwc), srcInLast(s, in, tag::ndhwc), dstInLast(d, in, tag::ndhwc);
         const bool fewChannels = g->channels < 16;
         auto backwardDataFor = [&](const memory::desc &diffSrc, const memory::desc &diffDst) {
             return convolution_backward_data::primitive_desc(
@@ -99,8 +98,12 @@ struct Plan {
                                                    dilation, before, after),
                 cpu(), forward);
         };
-        backwardData = fewChannels ? backwardDataFor(srcLast, dstInLast) : backwardDataFor(srcAny, dstIn);
+        backwardData = backwardDataFor(srcAny, dstIn);
         backwardWeight = backwardWeightFor(srcIn, dstIn);
+        if (fewChannels) {
+            auto channelsLast = backwardDataFor(srcLast, dstInLast);
+            if (!isGemm(channelsLast) || isGemm(backwardData)) backwardData = channelsLast;
+        }
         if (fewChannels && isGemm(backwardWeight)) {
             auto channelsLast = backwardWeightFor(srcInLast, dstInLast);
             if (!isGemm(channelsLast)) backwardWeight = channelsLast;
