@@ -237,8 +237,6 @@ struct Loader: ParsableCommand {
     }
 }
 
-extension ConvolutionBackend: ExpressibleByArgument {}
-
 struct ModelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
@@ -273,12 +271,7 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Minimum seconds of repeats.")
     var seconds: Double = 2
 
-    @Option(help: ArgumentHelp("""
-        Convolution kernels: onednn (exact FP32, the default), onednn-bf16 (the fast mode: BF16 \
-        multiplies, FP32 sums; FP32 on CPUs without BF16 kernels), gemm (the engine's own \
-        vol2col + SGEMM). Default: $VIPBENCH_CONVOLUTION, else onednn.
-        """, valueName: "backend"))
-    var convolution: ConvolutionBackend?
+    @OptionGroup var convolution: ConvolutionOptions
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -297,7 +290,7 @@ struct ModelBench: ParsableCommand {
         let shape = try clipShape(input, default: architecture.defaultInput)
         guard batch >= 1, threads >= 1 else { throw ValidationError("--batch and --threads must be at least 1") }
         guard accumulate >= 1, batch % accumulate == 0 else { throw ValidationError("--batch \(batch) does not split into --accumulate \(accumulate) equal micro-batches") }
-        if let convolution { ConvolutionBackend.current = convolution }
+        convolution.select()
         let backend = ConvolutionBackend.current
         let measure = { ModelBenchmark.run(model: architecture, input: shape, batch: batch, threads: threads, train: train, width: width,
                                                minimumSeconds: seconds, accumulate: accumulate) }

@@ -60,12 +60,7 @@ struct ReproduceCommand: ParsableCommand {
     var sweep = false
     @Flag(name: .customLong("sync-batch-norm"), help: "Under mpirun: batch-norm statistics over the whole batch of every rank in every training stage (a configuration of its own; default: each rank's part, as PyTorch's DDP).")
     var syncBatchNorm = false
-    @Option(help: ArgumentHelp("""
-        Convolution kernels: onednn (exact FP32, the default), onednn-bf16 (the fast mode: BF16 multiplies, \
-        FP32 sums; a configuration of its own, so its results never mix with exact ones), gemm (the engine's \
-        own vol2col + SGEMM, exact). Default: $VIPBENCH_CONVOLUTION if exact, else onednn.
-        """, valueName: "backend"))
-    var convolution: ConvolutionBackend?
+    @OptionGroup var convolution: ConvolutionOptions
     @Option(help: "The cost stage: full (each row's training step and test view at the profile's size and at the paper's: parameters, GMACs, clips/s, peak memory), scaled (the profile's size only) or skip. Default: full, scaled for smoke.")
     var cost: CostScope?
 
@@ -87,10 +82,17 @@ struct ReproduceCommand: ParsableCommand {
         }
     }
 
+    /// A row's configuration with this run's run-wide settings (the runner applies the same per seed).
+    func rowConfiguration(_ row: Table1Row, classes: Int) -> RowConfiguration {
+        var c = Table1Configurations.row(row, profile: profile, classes: classes)
+        c.apply(syncBatchNorm: syncBatchNorm, bf16Convolutions: convolution.bf16)
+        return c
+    }
+
     func run() throws {
         // The process's backend names what ran in every recorded provenance; the fast mode is also
         // in each configuration (and so in its hash).
-        if let convolution { ConvolutionBackend.current = convolution }
+        convolution.select()
         let selected = try selectedRows()
         // Without --data: the paper's counts, or those of the embedded set the profile renders.
         var counts = (train: 40_000, val: 10_000, test: 20_000, classes: 400)
@@ -111,11 +113,7 @@ struct ReproduceCommand: ParsableCommand {
                 note("the plan counts every listed video; the runner will leave out the missing ones")
             }
         }
-        let configs = selected.map { row -> RowConfiguration in
-            var c = Table1Configurations.row(row, profile: profile, classes: counts.classes)
-            c.apply(syncBatchNorm: syncBatchNorm, bf16Convolutions: convolution == .onednnBF16)
-            return c
-        }
+        let configs = selected.map { rowConfiguration($0, classes: counts.classes) }
         if printConfig {
             for c in configs {
                 print("# \(c.name) (\(c.hash)); paper's top-1: \(c.row.paperTop1) %")
@@ -235,11 +233,7 @@ extension ReproduceCommand {
             let k = ds.classes.count
             for i in ds.items.indices where ds.items[i].split == "train" { ds.items[i].label = ds.items[i].label.map { ($0 + 1) % k } }
         }
-        let configs = selected.map { row -> RowConfiguration in
-            var c = Table1Configurations.row(row, profile: profile, classes: ds.classes.count)
-            c.apply(syncBatchNorm: syncBatchNorm, bf16Convolutions: convolution == .onednnBF16)
-            return c
-        }
+        let configs = selected.map { rowConfiguration($0, classes: ds.classes.count) }
         let flowRoot = try prepareFlow(ds, root: root!, configs: configs)
         let db = try ResultsStore(path: ResultsStore.resolvePath(store.db))
         var runner = Runner(profile: profile, rows: selected, seeds: seeds, dataset: ds, flowRoot: flowRoot, work: work, store: db)
@@ -248,7 +242,7 @@ extension ReproduceCommand {
         runner.sweep = sweep
         runner.world = Cluster.world
         runner.syncBatchNorm = syncBatchNorm
-        runner.bf16Convolutions = convolution == .onednnBF16
+        runner.bf16Convolutions = convolution.bf16
         if let mpi = Cluster.mpi, mpi.size > 1 {
             note("reproduce on \(mpi.size) ranks x \(engineThreads) thread(s): training, test scores and flow are shared; rank 0 records and reports")
             runner.abortJob = { message in

@@ -58,12 +58,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Loader threads decoding and augmenting clips (default 2; under mpirun, the host's cores shared by its ranks).") var workers: Int?
     @Flag(name: .customLong("sync-batch-norm"), help: "Under mpirun: batch-norm statistics over the whole batch of every rank (default: each rank's own part, as PyTorch's DDP).")
     var syncBatchNorm = false
-    @Option(help: ArgumentHelp("""
-        Convolution kernels: onednn (exact FP32, the default), onednn-bf16 (the fast mode: BF16 multiplies, \
-        FP32 sums; part of the configuration, so --resume and the results keep it), gemm (the engine's own \
-        vol2col + SGEMM, exact). Default: $VIPBENCH_CONVOLUTION if exact, else onednn.
-        """, valueName: "backend"))
-    var convolution: ConvolutionBackend?
+    @OptionGroup var convolution: ConvolutionOptions
 
     var engineThreads: Int { threads ?? Cluster.defaultThreads }
     var loaderWorkers: Int { workers ?? Cluster.defaultThreads }
@@ -112,13 +107,13 @@ struct TrainingOptions: ParsableArguments {
         c.seed = seed; c.threads = engineThreads; c.validateEvery = validateEvery; c.checkpointEverySteps = checkpointEvery
         if let s = ClipSpec(clip) { c.tclrLocalClips = max(1, s.frames / 4) }
         if syncBatchNorm { c.syncBatchNorm = true }
-        if convolution == .onednnBF16 { c.bf16Convolutions = true }
+        if convolution.bf16 { c.bf16Convolutions = true }
         return c
     }
 
     /// Runs the loop, logging every event to RUNDIR/log.jsonl and drawing progress on stderr.
     func run(_ config: TrainingConfiguration, network: TrainableNetwork, train: ClipLoader, validation: ClipLoader?) throws {
-        if let convolution { ConvolutionBackend.current = convolution }   // named in what the run records
+        convolution.select()
         let world = Cluster.world
         Cluster.warnIfOversubscribed(threads: engineThreads, workers: loaderWorkers)
         if world.size > 1 {
