@@ -225,6 +225,20 @@ extern "C" void vip_parallel_chunks(int64_t chunks, int threads, void (*body)(vo
     GOMP_parallel(runChunks, &job, static_cast<unsigned>(threads > 0 ? threads : 1), 0);
 }
 
+extern "C" int vip_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int threads) {
+    if (m == 0 || n == 0) return 0;
+    if (k == 0) {   // BLAS's rule: C = beta * C (oneDNN refuses an empty inner dimension)
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        return 0;
+    }
+    omp_set_num_threads(threads > 0 ? threads : 1);
+    dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (status != dnnl_success) lastError = "dnnl_sgemm failed with status " + std::to_string(static_cast<int>(status));
+    return static_cast<int>(status);
+}
+
 extern "C" int vip_dnnl_has_bf16(void) {
     static const int supported = [] {
         vip_conv_geometry g{};

@@ -1,6 +1,8 @@
 import CBLAS
+import CDNNL
 
-/// The OpenBLAS binding: every heavy product in vipbench goes through `BLAS.sgemm`.
+/// The GEMM binding: every heavy product in vipbench goes through `BLAS.sgemm` (oneDNN's kernels;
+/// OpenBLAS keeps the engine's thread setting and serves as the comparison).
 ///
 /// Matrices are row-major Float32. `sgemm` computes `C = alpha * op(A) * op(B) + beta * C` with
 /// `op(A)` of shape M x K, `op(B)` of shape K x N and `C` of shape M x N.
@@ -31,26 +33,45 @@ public enum BLAS {
         return try body()
     }
 
-    /// Row-major single-precision GEMM on raw buffers.
+    /// The SGEMM implementations the engine can call.
+    public enum Library: String, CaseIterable, Sendable {
+        /// oneDNN's `dnnl_sgemm`: JIT kernels chosen for the CPU at run time (AVX-512, AVX2, SSE4.1).
+        case onednn
+        /// OpenBLAS's `cblas_sgemm`: its kernel family is chosen when it loads, by CPU model; a model it
+        /// does not know gets old generic kernels (Prescott: SSE3), several times slower.
+        case openblas
+    }
+
+    /// Row-major single-precision GEMM on raw buffers, on `threads` threads. Every product of the
+    /// engine goes through oneDNN's (measured 1.1-1.7x OpenBLAS's best kernels at the MViT's shapes on
+    /// AVX-512, and not at the mercy of OpenBLAS recognising the CPU); `library` selects OpenBLAS
+    /// for comparisons.
     ///
     /// - Parameters:
     ///   - transA, transB: whether A (stored K x M) or B (stored N x K) is transposed.
     ///   - lda, ldb, ldc: leading dimensions; default to the packed row length.
-    @inlinable
     public static func sgemm(
         transA: Bool = false, transB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
         b: UnsafePointer<Float>, ldb: Int? = nil,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil,
+        library: Library = .onednn
     ) {
         let lda = lda ?? (transA ? m : k)
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
-        cblas_sgemm(CblasRowMajor,
-                    transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
-                    beta, c, Int32(ldc))
+        switch library {
+        case .onednn:
+            let status = vip_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
+                                   b, Int64(ldb), beta, c, Int64(ldc), Int32(threads))
+            precondition(status == 0, "sgemm \(m)x\(n)x\(k): \(String(cString: vip_dnnl_error()))")
+        case .openblas:
+            cblas_sgemm(CblasRowMajor,
+                        transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                        beta, c, Int32(ldc))
+        }
     }
 
     /// Row-major GEMM on arrays: `C[M x N] = A[M x K] * B[K x N]` (no transposes).

@@ -3,13 +3,16 @@ import XCTest
 
 /// The GEMM benchmark's ratios against its own baseline, and the timing helpers.
 final class BenchmarkTests: XCTestCase {
-    func testGemmBenchmarkReportsRatiosAgainstItsOwnBaseline() {
+    func testGemmBenchmarkComparesOneDNNWithOpenBLAS() {
         let results = GemmBenchmark.run(threads: [1], minimumSeconds: 0.01)
-        XCTAssertEqual(results.map(\.name), GemmBenchmark.shapes.map(\.name))
-        XCTAssertEqual(results[0].ratioToBaseline, 1)
-        for r in results {
-            XCTAssertGreaterThan(r.gflops, 0.5, r.name)
-            XCTAssertEqual(r.ratioToBaseline, r.gflops / results[0].gflops, accuracy: 1e-12)
+        XCTAssertEqual(results.map(\.name), GemmBenchmark.shapes.flatMap { [$0.name, $0.name] })
+        XCTAssertEqual(results.map(\.library), GemmBenchmark.shapes.flatMap { _ in ["openblas", "onednn"] })
+        for pair in stride(from: 0, to: results.count, by: 2) {
+            let (openblas, onednn) = (results[pair], results[pair + 1])
+            XCTAssertGreaterThan(openblas.gflops, 0.5, openblas.name)
+            XCTAssertGreaterThan(onednn.gflops, 0.5, onednn.name)
+            XCTAssertEqual(openblas.ratioToOpenblas, 1)
+            XCTAssertEqual(onednn.ratioToOpenblas, onednn.gflops / openblas.gflops, accuracy: 1e-12)
         }
     }
 

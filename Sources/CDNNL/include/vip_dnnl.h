@@ -24,6 +24,12 @@ int vip_conv_backward_data(const vip_conv_geometry *g, int threads, const float 
 int vip_conv_backward_weight(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
                              float *diff_weight);
 
+/// Row-major single-precision GEMM through oneDNN's own JIT kernels (`dnnl_sgemm`, chosen for the
+/// CPU at run time): C = alpha * op(A) * op(B) + beta * C on `threads` OpenMP threads (one inside
+/// another parallel region). Returns 0 on success, otherwise a oneDNN status.
+int vip_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc, int threads);
+
 /// Runs `body(context, i)` for every i in [0, chunks) on up to `threads` threads of the OpenMP team
 /// oneDNN uses (so the engine's own loops and oneDNN's kernels share one set of warm threads
 /// instead of two pools competing for the cores). Thread k runs chunks k, k + team, ...; inside

@@ -34,11 +34,16 @@ public enum ConvolutionBackend: String, CaseIterable, Sendable {
     /// Whether this CPU has oneDNN's BF16 convolutions (the fast mode).
     public static let hasBF16 = vip_dnnl_has_bf16() != 0
 
+    /// oneDNN's version and the instruction set its kernels use here: "2.6.3 (avx512_core_bf16)".
+    public static var oneDNNVersion: String {
+        let parts = String(cString: vip_dnnl_describe()).split(separator: " ", maxSplits: 1)
+        return "\(parts.first ?? "") (\(parts.count > 1 ? parts[1] : "unknown ISA"))"
+    }
+
     /// What runs convolutions now, for provenance: "oneDNN 2.6.3 (avx512_core_bf16), FP32",
     /// "oneDNN 2.6.3 (avx512_core_bf16), BF16 multiplies" or "vol2col + SGEMM".
     public static var summary: String {
-        let parts = String(cString: vip_dnnl_describe()).split(separator: " ", maxSplits: 1)
-        let oneDNN = "oneDNN \(parts.first ?? "") (\(parts.count > 1 ? parts[1] : "unknown ISA"))"
+        let oneDNN = "oneDNN \(oneDNNVersion)"
         switch current {
         case .onednn: return oneDNN + ", FP32"
         case .onednnBF16: return oneDNN + (hasBF16 ? ", BF16 multiplies" : ", FP32 (no BF16 kernels on this CPU)")
@@ -47,9 +52,11 @@ public enum ConvolutionBackend: String, CaseIterable, Sendable {
     }
 }
 
-/// The native kernels behind the engine's numbers, as runs record them: OpenBLAS's build and the
-/// convolution backend.
-public var engineLibraries: String { "\(BLAS.configuration); convolutions: \(ConvolutionBackend.summary)" }
+/// The native kernels behind the engine's numbers, as runs record them: the GEMM's library, the
+/// convolution backend, and OpenBLAS's build (loaded for its thread setting and comparisons).
+public var engineLibraries: String {
+    "GEMM: oneDNN \(ConvolutionBackend.oneDNNVersion); convolutions: \(ConvolutionBackend.summary); \(BLAS.configuration)"
+}
 
 /// oneDNN's calls for one ungrouped convolution's geometry, on the engine's BLAS thread count.
 struct OneDNNConvolution {
