@@ -1,6 +1,7 @@
 """vipbench's models against PyTorch's, measured in the same run, one model after the other.
 
-    python Benchmarks/pytorch_compare.py .build/release/vipbench
+    python Benchmarks/pytorch_compare.py .build/release/vipbench [MODEL ...]
+(naming models, e.g. `mvit-b r3d50`, runs only their rows)
 Needs torch and torchvision (used: torch 2.13.0+cpu, torchvision 0.28.0; torch 2.15.0, torchvision 0.29.2). Both sides use 2
 threads, batch 1 inference unless noted, medians over at least 2 seconds after a warm-up, and
 random inputs. Prints one line per model and a JSON summary. Models PyTorch has no definition of
@@ -74,9 +75,11 @@ def time_torch(make, shape, batch, train, seconds=2.0):
     return times[len(times) // 2] / batch
 
 
-def main(vipbench):
+def main(vipbench, only):
     rows = []
     for name, inp, batch, train, make, width, backend in CASES:
+        if only and name not in only:
+            continue
         shape = [int(v) for v in inp.split("x")]
         theirs = time_torch(make, shape, batch, train) if make else None
         args = [vipbench, "bench", "model", name, "--input", inp, "--batch", str(batch), "--threads", "2", "--json", "--no-record",
@@ -100,4 +103,4 @@ def main(vipbench):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], set(sys.argv[2:]))

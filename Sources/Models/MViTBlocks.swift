@@ -25,16 +25,19 @@ public final class AttentionPool: Module {
         maxWindow = (kernel, stride, kernel.map { $0 / 2 })
     }
 
-    /// N x H x (1 + L) x C tokens on grid `thw` -> N x H x (1 + L') x C on the pooled grid.
+    /// N x H x (1 + L) x C tokens on grid `thw` -> N x H x (1 + L') x C on the pooled grid. The
+    /// tokens are a channels-last grid as they stand, so they pool without transposes.
     func callAsFunction(_ x: Tensor, thw: [Int]) -> (Tensor, [Int]) {
         let (n, h, l, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let cls = x.sliced(axis: 2, 0, 1)
-        var grid = x.sliced(axis: 2, 1, l).transposed(2, 3).reshaped([n * h, c] + thw)
-        if let pool { grid = pool(grid) } else if let w = maxWindow {
-            grid = grid.maxPool3d(kernel: w.kernel, stride: w.stride, padding: .symmetric(w.padding))
+        var grid = x.sliced(axis: 2, 1, l).reshaped([n * h] + thw + [c])
+        if let pool {
+            grid = grid.depthwiseConv3dChannelsLast(weight: pool.weight, stride: pool.stride, padding: pool.padding.before)
+        } else if let w = maxWindow {
+            grid = grid.maxPool3dChannelsLast(kernel: w.kernel, stride: w.stride, padding: w.padding)
         }
-        let out = Array(grid.shape[2...])
-        var y = Tensor.concatenated([cls, grid.reshaped([n, h, c, out.reduce(1, *)]).transposed(2, 3)], axis: 2)
+        let out = Array(grid.shape[1..<4])
+        var y = Tensor.concatenated([cls, grid.reshaped([n, h, out.reduce(1, *), c])], axis: 2)
         if let norm_act { y = norm_act(y) }
         return (y, out)
     }

@@ -7,7 +7,9 @@
 @inline(__always)
 func fastExp(_ v: Float) -> Float {
     let x0 = min(max(v, -87.33654), 88.72283)
-    let n = (x0 * 1.44269504088896341 + 0.5).rounded(.down)
+    // n = x0 / ln 2 rounded to nearest by the 1.5 x 2^23 trick: `rounded()` is a libm call on
+    // baseline x86-64 (no SSE4.1), which keeps the loops around it scalar.
+    let n = (x0 * 1.44269504088896341 + 12_582_912) - 12_582_912
     let x = x0 - n * 0.693359375 + n * 2.12194440e-4
     let z = x * x
     var y: Float = 1.9875691500e-4

@@ -1,4 +1,4 @@
-// Matrix products through OpenBLAS.
+// Matrix products through `BLAS.sgemm` (oneDNN's kernels).
 
 extension Tensor {
     /// Batched matrix product over the last two dimensions: [..., M, K] x [..., K, N] -> [..., M, N].
@@ -75,8 +75,67 @@ extension Tensor {
     }
 
     /// `x W^T + b` over the last dimension: x [..., in], weight [out, in], bias [out] (PyTorch's layout).
+    /// One GEMM against the weight as stored (transposed operand) with the bias as its starting
+    /// value, instead of a transposed copy of the weight, a product and a broadcast add.
     public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
-        let y = matmul(weight.transposed(0, 1))
-        return bias.map { y + $0 } ?? y
+        let (inputs, outputs) = (shape[rank - 1], weight.shape[0])
+        precondition(weight.rank == 2 && weight.shape[1] == inputs, "linear: input \(shape), weight \(weight.shape)")
+        precondition(bias.map { $0.shape == [outputs] } ?? true, "linear: bias \(bias?.shape ?? []) for \(outputs) outputs")
+        let rows = count / max(inputs, 1)
+        var out = uninitializedFloats(rows * outputs)
+        if let bias {
+            out.withUnsafeMutableBufferPointer { o in
+                bias.data.withUnsafeBufferPointer { b in
+                    for r in 0..<rows { (o.baseAddress! + r * outputs).update(from: b.baseAddress!, count: outputs) }
+                }
+            }
+        }
+        data.withUnsafeBufferPointer { x in
+            weight.data.withUnsafeBufferPointer { w in
+                out.withUnsafeMutableBufferPointer { y in
+                    BLAS.sgemm(transB: true, m: rows, n: outputs, k: inputs, a: x.baseAddress!, b: w.baseAddress!,
+                               beta: bias == nil ? 0 : 1, c: y.baseAddress!)
+                }
+            }
+        }
+        let input = self
+        return Autograd.record(Tensor(shape: Array(shape.dropLast()) + [outputs], data: out),
+                               inputs: [self, weight] + (bias.map { [$0] } ?? [])) { r in
+            r.grad!.withUnsafeBufferPointer { gp in
+                let g = gp.baseAddress!
+                if input.requiresGrad {
+                    // dx = dy W
+                    var gx = uninitializedFloats(input.count)
+                    weight.data.withUnsafeBufferPointer { w in
+                        gx.withUnsafeMutableBufferPointer { gxp in
+                            BLAS.sgemm(m: rows, n: inputs, k: outputs, a: g, b: w.baseAddress!, c: gxp.baseAddress!)
+                        }
+                    }
+                    input.accumulateGrad(gx)
+                }
+                if weight.requiresGrad {
+                    // dW = dy^T x
+                    var gw = uninitializedFloats(weight.count)
+                    input.data.withUnsafeBufferPointer { x in
+                        gw.withUnsafeMutableBufferPointer { gwp in
+                            BLAS.sgemm(transA: true, m: outputs, n: inputs, k: rows, a: g, b: x.baseAddress!, c: gwp.baseAddress!)
+                        }
+                    }
+                    weight.accumulateGrad(gw)
+                }
+                if let bias, bias.requiresGrad {
+                    // db = column sums of dy, rows in order (the same at every thread count)
+                    var gb = [Float](repeating: 0, count: outputs)
+                    gb.withUnsafeMutableBufferPointer { gbp in
+                        let s = gbp.baseAddress!
+                        for row in 0..<rows {
+                            let gr = g + row * outputs
+                            for j in 0..<outputs { s[j] += gr[j] }
+                        }
+                    }
+                    bias.accumulateGrad(gb)
+                }
+            }
+        }
     }
 }
