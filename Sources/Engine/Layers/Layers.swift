@@ -88,10 +88,13 @@ public final class BatchNorm: Module, Layer {
         self.eps = eps
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { callAsFunction(x, relu: false) }
+
+    /// With `relu`, max(batchNorm(x), 0) as one op.
+    public func callAsFunction(_ x: Tensor, relu: Bool) -> Tensor {
         if training { num_batches_tracked.data[0] += 1 }
         return x.batchNorm(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var,
-                           training: training, momentum: momentum, eps: eps, collective: collective)
+                           training: training, momentum: momentum, eps: eps, collective: collective, relu: relu)
     }
 }
 

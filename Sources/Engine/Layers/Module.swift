@@ -99,8 +99,19 @@ public final class Sequential: Module, Layer {
         layers.enumerated().map { ("\($0.offset)", $0.element) }
     }
 
+    /// A batch norm followed by a ReLU runs as one op (one pass over the activations, one buffer).
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        layers.reduce(x) { ($1 as! any Layer)($0) }
+        var h = x, i = 0
+        while i < layers.count {
+            if let bn = layers[i] as? BatchNorm, i + 1 < layers.count, layers[i + 1] is ReLU {
+                h = bn(h, relu: true)
+                i += 2
+            } else {
+                h = (layers[i] as! any Layer)(h)
+                i += 1
+            }
+        }
+        return h
     }
 }
 

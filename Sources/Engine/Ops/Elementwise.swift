@@ -101,7 +101,33 @@ extension Tensor {
         }
     }
 
-    public func relu() -> Tensor { map({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+    /// max(x, 0), in plain loops (not `map`'s closures, which the compiler does not inline).
+    public func relu() -> Tensor {
+        var out = uninitializedFloats(count)
+        data.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                let (x, o) = (xp.baseAddress!, op.baseAddress!)
+                Parallel.forEach(count, minimumChunk: 1 << 15) { r in
+                    for i in r { o[i] = max(x[i], 0) }
+                }
+            }
+        }
+        let input = self
+        return Autograd.record(Tensor(shape: shape, data: out), inputs: [self]) { r in
+            var gx = uninitializedFloats(r.count)
+            input.data.withUnsafeBufferPointer { xp in
+                r.grad!.withUnsafeBufferPointer { gp in
+                    gx.withUnsafeMutableBufferPointer { dp in
+                        let (x, g, d) = (xp.baseAddress!, gp.baseAddress!, dp.baseAddress!)
+                        Parallel.forEach(r.count, minimumChunk: 1 << 15) { range in
+                            for i in range { d[i] = x[i] > 0 ? g[i] : 0 }
+                        }
+                    }
+                }
+            }
+            input.accumulateGrad(gx)
+        }
+    }
 
     /// GELU, exact form: x * Phi(x) with the error function (PyTorch's default, MViT's), the
     /// error function evaluated by `fastErf` (absolute error ~3e-7) in a loop that vectorises.

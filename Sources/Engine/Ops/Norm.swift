@@ -11,8 +11,12 @@ extension Tensor {
     /// batch of every process together, and so are the sums the input's gradient needs: N processes
     /// with a batch of B each normalise as one process with N x B would. The weight's and bias's
     /// gradients stay local (the data-parallel gradient sum adds them).
+    ///
+    /// With `relu`, the result is max(batch norm, 0), in the same pass (the gradient is zero where
+    /// the output is).
     public func batchNorm(weight: Tensor?, bias: Tensor?, runningMean: Tensor, runningVar: Tensor,
-                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, collective: Collective? = nil) -> Tensor {
+                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, collective: Collective? = nil,
+                          relu: Bool = false) -> Tensor {
         precondition(rank >= 2, "batchNorm: input \(shape)")
         let n = shape[0], c = shape[1]
         let inner = shape.dropFirst(2).reduce(1, *)
@@ -57,10 +61,10 @@ extension Tensor {
                         Parallel.forEach(c, minimumChunk: 1) { range in
                             for ch in range {
                                 var s = 0.0
-                                for i in 0..<n { let base = (i * c + ch) * inner; for k in 0..<inner { s += Double(xb[base + k]) } }
+                                for i in 0..<n { s += doubleLaneSum(xb + (i * c + ch) * inner, inner) }
                                 let mu = s / Double(m)
                                 var v = 0.0
-                                for i in 0..<n { let base = (i * c + ch) * inner; for k in 0..<inner { let d = Double(xb[base + k]) - mu; v += d * d } }
+                                for i in 0..<n { v += doubleLaneSumOfSquares(xb + (i * c + ch) * inner, inner, minus: mu) }
                                 mb[ch] = Float(mu)
                                 vb[ch] = Float(v / Double(m))
                             }
@@ -80,7 +84,7 @@ extension Tensor {
         }
         let gamma = weight?.data ?? [Float](repeating: 1, count: c)
         let beta = bias?.data ?? [Float](repeating: 0, count: c)
-        var out = [Float](repeating: 0, count: count)
+        var out = uninitializedFloats(count)
         // The normalised input is not kept for the backward pass: it is recomputed there from the
         // input, which the graph keeps anyway (one activation-sized buffer less per batch norm; the
         // same Float operations, so the same values).
@@ -91,7 +95,11 @@ extension Tensor {
                     for plane in range {
                         let ch = plane % c, base = plane * inner
                         let (mu, s, g, b) = (mean[ch], invStd[ch], gamma[ch], beta[ch])
-                        for k in 0..<inner { y[base + k] = (x[base + k] - mu) * s * g + b }
+                        if relu {
+                            for k in 0..<inner { y[base + k] = max((x[base + k] - mu) * s * g + b, 0) }
+                        } else {
+                            for k in 0..<inner { y[base + k] = (x[base + k] - mu) * s * g + b }
+                        }
                     }
                 }
             }
@@ -101,16 +109,41 @@ extension Tensor {
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
         return Autograd.record(Tensor(shape: shape, data: out), inputs: inputs) { r in
-            let g = r.grad!, x = input.data
-            var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
-            for ch in 0..<c {
-                var a = 0.0, b = 0.0
-                let (mu, s) = (mean[ch], invStd[ch])
-                for i in 0..<n {
-                    let base = (i * c + ch) * inner
-                    for k in 0..<inner { a += Double(g[base + k]); b += Double(g[base + k] * ((x[base + k] - mu) * s)) }
+            let x = input.data
+            var g = r.grad!
+            if relu {   // through the ReLU first: zero where it cut the output
+                g.withUnsafeMutableBufferPointer { gp in
+                    r.data.withUnsafeBufferPointer { yp in
+                        let (gg, y) = (gp.baseAddress!, yp.baseAddress!)
+                        Parallel.forEach(gp.count, minimumChunk: 1 << 15) { range in
+                            for k in range where !(y[k] > 0) { gg[k] = 0 }
+                        }
+                    }
                 }
-                sumG[ch] = Float(a); sumGX[ch] = Float(b)
+            }
+            var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
+            g.withUnsafeBufferPointer { gp in
+                x.withUnsafeBufferPointer { xp in
+                    sumG.withUnsafeMutableBufferPointer { ap in
+                        sumGX.withUnsafeMutableBufferPointer { bp in
+                            let (gg, xx, sa, sb) = (gp.baseAddress!, xp.baseAddress!, ap.baseAddress!, bp.baseAddress!)
+                            // Per channel, planes in order, four Double lanes each: the same sums
+                            // at any thread count.
+                            Parallel.forEach(c, minimumChunk: 1) { range in
+                                for ch in range {
+                                    var a = 0.0, b = 0.0
+                                    let (mu, s) = (mean[ch], invStd[ch])
+                                    for i in 0..<n {
+                                        let base = (i * c + ch) * inner
+                                        let (sums, products) = gradientLaneSums(gg + base, xx + base, inner, mean: mu, invStd: s)
+                                        a += sums; b += products
+                                    }
+                                    sa[ch] = Float(a); sb[ch] = Float(b)
+                                }
+                            }
+                        }
+                    }
+                }
             }
             if let weight, weight.requiresGrad { weight.accumulateGrad(sumGX) }
             if let bias, bias.requiresGrad { bias.accumulateGrad(sumG) }
@@ -121,15 +154,24 @@ extension Tensor {
                 sumG = both[0..<c].map { Float($0) }; sumGX = both[c...].map { Float($0) }
             }
             if input.requiresGrad {
-                var gx = [Float](repeating: 0, count: input.count)
-                for plane in 0..<(n * c) {
-                    let ch = plane % c, base = plane * inner
-                    let k1 = gamma[ch] * invStd[ch]
-                    if training {
-                        let (mg, mgx, mu, s) = (sumG[ch] / Float(m), sumGX[ch] / Float(m), mean[ch], invStd[ch])
-                        for k in 0..<inner { gx[base + k] = k1 * (g[base + k] - mg - ((x[base + k] - mu) * s) * mgx) }
-                    } else {
-                        for k in 0..<inner { gx[base + k] = k1 * g[base + k] }
+                var gx = uninitializedFloats(input.count)
+                g.withUnsafeBufferPointer { gp in
+                    x.withUnsafeBufferPointer { xp in
+                        gx.withUnsafeMutableBufferPointer { dp in
+                            let (gg, xx, dx) = (gp.baseAddress!, xp.baseAddress!, dp.baseAddress!)
+                            Parallel.forEach(n * c, minimumChunk: max(1, 16384 / max(inner, 1))) { range in
+                                for plane in range {
+                                    let ch = plane % c, base = plane * inner
+                                    let k1 = gamma[ch] * invStd[ch]
+                                    if training {
+                                        let (mg, mgx, mu, s) = (sumG[ch] / Float(m), sumGX[ch] / Float(m), mean[ch], invStd[ch])
+                                        for k in 0..<inner { dx[base + k] = k1 * (gg[base + k] - mg - ((xx[base + k] - mu) * s) * mgx) }
+                                    } else {
+                                        for k in 0..<inner { dx[base + k] = k1 * gg[base + k] }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
                 input.accumulateGrad(gx)
@@ -140,7 +182,9 @@ extension Tensor {
     /// Layer normalisation over the last dimension, with optional affine weight and bias.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
         let d = shape[rank - 1], rows = count / max(d, 1)
-        var out = uninitializedFloats(count), xhat = uninitializedFloats(count)
+        // x-hat is kept only for a backward pass.
+        let keep = Autograd.isRecording && (requiresGrad || weight?.requiresGrad == true || bias?.requiresGrad == true)
+        var out = uninitializedFloats(count), xhat = keep ? uninitializedFloats(count) : []
         var invStd = uninitializedFloats(rows)
         let gamma = weight?.data ?? [Float](repeating: 1, count: d)
         let beta = bias?.data ?? [Float](repeating: 0, count: d)
@@ -148,21 +192,22 @@ extension Tensor {
             out.withUnsafeMutableBufferPointer { yp in
                 xhat.withUnsafeMutableBufferPointer { hp in
                     invStd.withUnsafeMutableBufferPointer { sp in
-                        let (x, y, h, s) = (xp.baseAddress!, yp.baseAddress!, hp.baseAddress!, sp.baseAddress!)
-                        Parallel.forEach(rows, minimumChunk: max(1, 8192 / max(d, 1))) { range in
-                            for r in range {
-                                let base = r * d
-                                var mu: Float = 0
-                                for k in 0..<d { mu += x[base + k] }
-                                mu /= Float(d)
-                                var v: Float = 0
-                                for k in 0..<d { let t = x[base + k] - mu; v += t * t }
-                                let inv = 1 / (v / Float(d) + eps).squareRoot()
-                                s[r] = inv
-                                for k in 0..<d {
-                                    let z = (x[base + k] - mu) * inv
-                                    h[base + k] = z
-                                    y[base + k] = z * gamma[k] + beta[k]
+                        gamma.withUnsafeBufferPointer { gp in
+                            beta.withUnsafeBufferPointer { bp in
+                                let (x, y, h, s) = (xp.baseAddress!, yp.baseAddress!, keep ? hp.baseAddress : nil, sp.baseAddress!)
+                                let (gm, bt) = (gp.baseAddress!, bp.baseAddress!)
+                                Parallel.forEach(rows, minimumChunk: max(1, 8192 / max(d, 1))) { range in
+                                    for r in range {
+                                        let (xr, yr) = (x + r * d, y + r * d)
+                                        let mu = laneSum(xr, d) / Float(d)
+                                        let inv = 1 / (laneSumOfSquares(xr, d, minus: mu) / Float(d) + eps).squareRoot()
+                                        s[r] = inv
+                                        if let h {
+                                            let hr = h + r * d
+                                            for k in 0..<d { hr[k] = (xr[k] - mu) * inv }
+                                        }
+                                        for k in 0..<d { yr[k] = (xr[k] - mu) * inv * gm[k] + bt[k] }
+                                    }
                                 }
                             }
                         }
@@ -187,16 +232,77 @@ extension Tensor {
                 bias.accumulateGrad(gb)
             }
             if input.requiresGrad {
-                var gx = [Float](repeating: 0, count: input.count)
-                for row in 0..<rows {
-                    let base = row * d
-                    var a: Float = 0, b: Float = 0
-                    for k in 0..<d { let gh = g[base + k] * gamma[k]; a += gh; b += gh * xhat[base + k] }
-                    a /= Float(d); b /= Float(d)
-                    for k in 0..<d { gx[base + k] = invStd[row] * (g[base + k] * gamma[k] - a - xhat[base + k] * b) }
+                var gx = uninitializedFloats(input.count)
+                g.withUnsafeBufferPointer { gp in
+                    xhat.withUnsafeBufferPointer { hp in
+                        gamma.withUnsafeBufferPointer { wp in
+                            gx.withUnsafeMutableBufferPointer { dp in
+                                let (gg, h, gm, dx) = (gp.baseAddress!, hp.baseAddress!, wp.baseAddress!, dp.baseAddress!)
+                                // Rows are independent: the same result at any thread count.
+                                Parallel.forEach(rows, minimumChunk: max(1, 8192 / max(d, 1))) { range in
+                                    for row in range {
+                                        let base = row * d
+                                        var a: Float = 0, b: Float = 0
+                                        for k in 0..<d { let gh = gg[base + k] * gm[k]; a += gh; b += gh * h[base + k] }
+                                        a /= Float(d); b /= Float(d)
+                                        for k in 0..<d { dx[base + k] = invStd[row] * (gg[base + k] * gm[k] - a - h[base + k] * b) }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
                 input.accumulateGrad(gx)
             }
         }
     }
+}
+
+/// The sum of n floats in Double, four lanes in a fixed order.
+@inline(__always)
+func doubleLaneSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+    var acc = SIMD4<Double>(repeating: 0)
+    var k = 0
+    while k + 4 <= n {
+        acc += SIMD4<Double>(Double(p[k]), Double(p[k + 1]), Double(p[k + 2]), Double(p[k + 3]))
+        k += 4
+    }
+    var s = (acc[0] + acc[1]) + (acc[2] + acc[3])
+    while k < n { s += Double(p[k]); k += 1 }
+    return s
+}
+
+/// The sum of (p[k] - mu)^2 in Double, four lanes in a fixed order.
+@inline(__always)
+func doubleLaneSumOfSquares(_ p: UnsafePointer<Float>, _ n: Int, minus mu: Double) -> Double {
+    var acc = SIMD4<Double>(repeating: 0)
+    let m = SIMD4<Double>(repeating: mu)
+    var k = 0
+    while k + 4 <= n {
+        let d = SIMD4<Double>(Double(p[k]), Double(p[k + 1]), Double(p[k + 2]), Double(p[k + 3])) - m
+        acc += d * d
+        k += 4
+    }
+    var s = (acc[0] + acc[1]) + (acc[2] + acc[3])
+    while k < n { let d = Double(p[k]) - mu; s += d * d; k += 1 }
+    return s
+}
+
+/// Batch norm's backward sums over one plane: sum g and sum g x-hat (x-hat = (x - mean) invStd,
+/// in Float as the forward pass computes it), in Double, four lanes in a fixed order.
+@inline(__always)
+func gradientLaneSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean mu: Float, invStd s: Float) -> (Double, Double) {
+    var a = SIMD4<Double>(repeating: 0), b = SIMD4<Double>(repeating: 0)
+    var k = 0
+    while k + 4 <= n {
+        let gv = SIMD4<Float>(g[k], g[k + 1], g[k + 2], g[k + 3])
+        let xv = SIMD4<Float>(x[k], x[k + 1], x[k + 2], x[k + 3])
+        let p = gv * ((xv - SIMD4(repeating: mu)) * SIMD4(repeating: s))
+        a += SIMD4<Double>(Double(gv[0]), Double(gv[1]), Double(gv[2]), Double(gv[3]))
+        b += SIMD4<Double>(Double(p[0]), Double(p[1]), Double(p[2]), Double(p[3]))
+        k += 4
+    }
+    var sa = (a[0] + a[1]) + (a[2] + a[3]), sb = (b[0] + b[1]) + (b[2] + b[3])
+    while k < n { sa += Double(g[k]); sb += Double(g[k] * ((x[k] - mu) * s)); k += 1 }
+    return (sa, sb)
 }

@@ -148,6 +148,22 @@ func laneSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     return s
 }
 
+/// The sum of (p[k] - mu)^2 over n floats, in `laneSum`'s fixed order.
+@inline(__always)
+func laneSumOfSquares(_ p: UnsafePointer<Float>, _ n: Int, minus mu: Float) -> Float {
+    var acc = SIMD8<Float>(repeating: 0)
+    var k = 0
+    let raw = UnsafeRawPointer(p), m = SIMD8<Float>(repeating: mu)
+    while k + 8 <= n {
+        let t = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self) - m
+        acc += t * t
+        k += 8
+    }
+    var s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    while k < n { let t = p[k] - mu; s += t * t; k += 1 }
+    return s
+}
+
 /// The largest of n floats (n >= 1), eight lanes at a time.
 @inline(__always)
 func laneMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {

@@ -1,0 +1,38 @@
+@testable import Engine
+import XCTest
+
+/// Ops that run two layers in one pass against the two layers run apart.
+final class FusedOpsTests: XCTestCase {
+    func testBatchNormWithReLUEqualsBatchNormThenReLU() {
+        for training in [true, false] {
+            let x = randomTensor([3, 4, 2, 3, 5], seed: 41)
+            let weight = randomTensor([4], seed: 42), bias = randomTensor([4], seed: 43)
+            let r = randomTensor([3, 4, 2, 3, 5], seed: 44)
+            func run(fused: Bool) -> [[Float]] {
+                let xi = Tensor(shape: x.shape, data: x.data, requiresGrad: true)
+                let w = Tensor(shape: [4], data: weight.data, requiresGrad: true), b = Tensor(shape: [4], data: bias.data, requiresGrad: true)
+                let mean = Tensor(shape: [4], data: [0.1, -0.2, 0.3, 0]), variance = Tensor(shape: [4], data: [1, 0.5, 2, 1.5])
+                let y = fused
+                    ? xi.batchNorm(weight: w, bias: b, runningMean: mean, runningVar: variance, training: training, relu: true)
+                    : xi.batchNorm(weight: w, bias: b, runningMean: mean, runningVar: variance, training: training).relu()
+                (y * r).sum().backward()
+                return [y.data, xi.grad!, w.grad!, b.grad!, mean.data, variance.data]
+            }
+            let (fused, apart) = (run(fused: true), run(fused: false))
+            XCTAssertTrue(fused[0].contains(0) && fused[0].contains { $0 > 0 }, "the ReLU cuts some outputs")
+            for (a, b) in zip(fused, apart) { XCTAssertEqual(a, b, "training \(training)") }
+        }
+    }
+
+    func testSequentialFusesBatchNormAndReLU() {
+        var g = SeededGenerator(seed: 5)
+        let conv = Conv3d(2, 3, kernel: [3, 3, 3], padding: [1, 1, 1], generator: &g)
+        let bn = BatchNorm(3), relu = ReLU()
+        let block = Sequential([conv, bn, relu])
+        let x = randomTensor([2, 2, 3, 4, 4], seed: 6)
+        let fused = block(x).data
+        let apart = relu(bn(conv(x))).data
+        XCTAssertEqual(fused, apart)
+        XCTAssertEqual(bn.num_batches_tracked.data[0], 2, "each pass counts one batch")
+    }
+}
