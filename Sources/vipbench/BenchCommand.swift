@@ -99,15 +99,19 @@ func fixed2(_ x: Double) -> String { fixed(x, 2) }
 struct EngineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
-        abstract: "conv3d forward/backward GFLOP/s at R3D-18's shapes, as ratios to GEMM; R3D-18 inference memory.",
+        abstract: "The engine as a roofline: each op family's GFLOP/s and GB/s against GEMM and a copy, same run.",
         discussion: """
-            Measures, in one run: SGEMM at 1024^3 (the baseline); conv3d forward and backward \
-            (input and weight gradients) at every distinct convolution of R3D-18 on a 3x16x112x112 \
-            clip, each with its ratio to the GEMM figure; their geometric means; and one R3D-18 \
-            forward in inference mode (seconds per clip and peak resident memory).
+            Measures, in one run: the engine's SGEMM at 1024^3 (the compute roof) and a 64 MB copy \
+            (the memory roof); conv3d forward and backward (input and weight gradients) at every \
+            distinct convolution of R3D-18 on a 3x16x112x112 clip; linear, attention, depthwise \
+            and max pooling, layer norm, GELU and softmax at MViT-B's first-stage shapes and batch \
+            norm + ReLU at R3D-18's; and one R3D-18 forward in inference mode (seconds per clip, \
+            peak resident memory). Per op: GFLOP/s (nominal for memory-bound ops), its ratio to \
+            GEMM, GB/s of compulsory traffic, and the fraction of what the roofline allows at its \
+            flops per byte (min of the GEMM rate and flops/byte x copy GB/s).
             """)
 
-    @Flag(help: "Print one JSON object per line (name, gflops, ratio_to_gemm, ...).")
+    @Flag(help: "Print one JSON object per line (name, family, gflops, ratio_to_gemm, gb_per_second, ...).")
     var json = false
 
     @Option(help: "Minimum seconds of repeats per figure.")
@@ -115,15 +119,25 @@ struct EngineBench: ParsableCommand {
 
     @OptionGroup var recording: BenchRecording
 
+    struct Summary: Encodable {
+        var name: String
+        var ratioToGemm: Double?
+        var secondsPerClip: Double?
+        var peakRssBytes: Int?
+    }
+
     func run() throws {
-        if !json { print("name".padding(toLength: 58, withPad: " ", startingAt: 0) + "  GFLOP/s  ratio to gemm   median ms") }
+        if !json {
+            print("name".padding(toLength: 58, withPad: " ", startingAt: 0) + "  GFLOP/s  ratio to gemm    GB/s  of roofline   median ms")
+        }
         let measure = {
             EngineBenchmark.run(minimumSeconds: seconds) { l in
                 if json {
-                    print("{\"name\": \(jsonString(l.name)), \"gflops\": \(fixed2(l.gflops)), \"ratio_to_gemm\": \(fixed(l.ratioToGemm, 4)), \"median_s\": \(l.medianSeconds), \"threads\": \(l.threads)}")
+                    print((try? encodeJSON(l, pretty: false)) ?? "{}")
                 } else {
                     print(l.name.padding(toLength: 58, withPad: " ", startingAt: 0)
-                          + String(format: "%9.1f %14.3f %11.2f", l.gflops, l.ratioToGemm, l.medianSeconds * 1000))
+                          + String(format: "%9.1f %14.3f %7.1f %12.2f %11.2f", l.gflops, l.ratioToGemm, l.gbPerSecond,
+                                   l.ofRoofline, l.medianSeconds * 1000))
                 }
                 fflush(stdout)
             }
@@ -133,9 +147,12 @@ struct EngineBench: ParsableCommand {
         }
         let peak = report.r3d18InferencePeakBytes.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "unknown"
         if json {
-            print("{\"name\": \"conv3d forward geometric mean\", \"ratio_to_gemm\": \(fixed(report.forwardGeometricMeanRatio, 4))}")
-            print("{\"name\": \"conv3d backward geometric mean\", \"ratio_to_gemm\": \(fixed(report.backwardGeometricMeanRatio, 4))}")
-            print("{\"name\": \"r3d18 inference 3x16x112x112\", \"seconds_per_clip\": \(report.r3d18InferenceSecondsPerClip), \"peak_rss_bytes\": \(report.r3d18InferencePeakBytes.map(String.init) ?? "null")}")
+            for summary in [Summary(name: "conv3d forward geometric mean", ratioToGemm: report.forwardGeometricMeanRatio),
+                            Summary(name: "conv3d backward geometric mean", ratioToGemm: report.backwardGeometricMeanRatio),
+                            Summary(name: "r3d18 inference 3x16x112x112", secondsPerClip: report.r3d18InferenceSecondsPerClip,
+                                    peakRssBytes: report.r3d18InferencePeakBytes)] {
+                print(try encodeJSON(summary, pretty: false))
+            }
         } else {
             print(String(format: "conv3d forward, geometric mean of ratios to gemm:  %.3f (target >= 0.7)", report.forwardGeometricMeanRatio))
             print(String(format: "conv3d backward, geometric mean of ratios to gemm: %.3f (target >= 0.5)", report.backwardGeometricMeanRatio))

@@ -16,6 +16,24 @@ final class BenchmarkTests: XCTestCase {
         }
     }
 
+    /// Every op family is measured, and each line's roofline follows from the two roofs measured
+    /// in the same run.
+    func testEngineRooflineCoversEveryOpFamily() {
+        let report = EngineBenchmark.run(minimumSeconds: 0.001, includeR3D: false)
+        let (gemm, copy) = (report.lines[0], report.lines[1])
+        XCTAssertEqual([gemm.name, copy.name], ["gemm 1024x1024x1024", "copy 64 MB"])
+        XCTAssertEqual(gemm.ratioToGemm, 1, accuracy: 1e-12)
+        XCTAssertGreaterThan(copy.gbPerSecond, 0.5)
+        XCTAssertEqual(Set(report.lines.map(\.family)),
+                       ["baseline", "conv3d", "linear", "attention", "pooling", "normalisation", "elementwise"])
+        for l in report.lines.dropFirst(2) {
+            XCTAssertGreaterThan(l.gflops, 0, l.name)
+            let flopsPerByte = l.gflops / l.gbPerSecond
+            XCTAssertEqual(l.rooflineGflops, min(gemm.gflops, flopsPerByte * copy.gbPerSecond), accuracy: 1e-9 * l.rooflineGflops, l.name)
+            XCTAssertEqual(l.ofRoofline, l.gflops / l.rooflineGflops, accuracy: 1e-12, l.name)
+        }
+    }
+
     func testTimingMedian() {
         XCTAssertEqual(Timing.median([3, 1, 2]), 2)
         XCTAssertEqual(Timing.median([4, 1, 2, 3]), 2.5)

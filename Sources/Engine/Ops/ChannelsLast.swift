@@ -134,6 +134,7 @@ extension Tensor {
     /// wins; ties go to the first position in the window, as `maxPool3d`'s.
     public func maxPool3dChannelsLast(kernel: [Int], stride: [Int], padding: [Int]) -> Tensor {
         let c = shape[rank - 1]
+        precondition(c > 0 && count / c <= Int(Int32.max), "max pool: input \(shape): no channels, or too many positions")
         let window = ChannelsLastWindow(shape, kernel: kernel, stride: stride, padding: padding)
         let (frames, outputs) = (window.output[0], window.outputPositions)
         var out = [Float](repeating: -.infinity, count: window.batch * outputs * c)
@@ -146,9 +147,11 @@ extension Tensor {
                         for item in range {
                             window.forEachTap(n: item / frames, ot: item % frames) { _, o, i in
                                 let (yo, ao, xi) = (y + o * c, am + o * c, x + i * c)
-                                for j in 0..<c where xi[j] > yo[j] || ao[j] < 0 {
-                                    yo[j] = xi[j]
-                                    ao[j] = Int32(i)
+                                let position = Int32(truncatingIfNeeded: i)   // fits: checked above
+                                if ao[0] < 0 {   // an output's first tap is taken whatever its value
+                                    for j in 0..<c { yo[j] = xi[j]; ao[j] = position }
+                                } else {
+                                    maxUpdate(yo, ao, xi, c, position)
                                 }
                             }
                         }
@@ -167,5 +170,29 @@ extension Tensor {
             }
             input.accumulateGrad(gx)
         }
+    }
+}
+
+/// best[j], at[j] = x[j], position wherever x[j] > best[j], eight channels at a time (the
+/// compiler does not vectorise the plain loop: the Float and Int32 stores might alias).
+@inline(__always)
+func maxUpdate(_ best: UnsafeMutablePointer<Float>, _ at: UnsafeMutablePointer<Int32>, _ x: UnsafePointer<Float>,
+               _ c: Int, _ position: Int32) {
+    var j = 0
+    let positions = SIMD8<Int32>(repeating: position)
+    while j + 8 <= c {
+        let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        var b = UnsafeRawPointer(best + j).loadUnaligned(as: SIMD8<Float>.self)
+        var a = UnsafeRawPointer(at + j).loadUnaligned(as: SIMD8<Int32>.self)
+        let better = v .> b
+        b.replace(with: v, where: better)
+        a.replace(with: positions, where: better)
+        UnsafeMutableRawPointer(best + j).storeBytes(of: b, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(at + j).storeBytes(of: a, as: SIMD8<Int32>.self)
+        j += 8
+    }
+    while j < c {
+        if x[j] > best[j] { best[j] = x[j]; at[j] = position }
+        j += 1
     }
 }

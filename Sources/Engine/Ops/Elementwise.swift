@@ -101,43 +101,22 @@ extension Tensor {
         }
     }
 
-    /// max(x, 0), in plain loops (not `map`'s closures, which the compiler does not inline).
-    public func relu() -> Tensor {
-        var out = uninitializedFloats(count)
-        data.withUnsafeBufferPointer { xp in
-            out.withUnsafeMutableBufferPointer { op in
-                let (x, o) = (xp.baseAddress!, op.baseAddress!)
-                Parallel.forEach(count, minimumChunk: 1 << 15) { r in
-                    for i in r { o[i] = max(x[i], 0) }
-                }
-            }
-        }
-        let input = self
-        return Autograd.record(Tensor(shape: shape, data: out), inputs: [self]) { r in
-            var gx = uninitializedFloats(r.count)
-            input.data.withUnsafeBufferPointer { xp in
-                r.grad!.withUnsafeBufferPointer { gp in
-                    gx.withUnsafeMutableBufferPointer { dp in
-                        let (x, g, d) = (xp.baseAddress!, gp.baseAddress!, dp.baseAddress!)
-                        Parallel.forEach(r.count, minimumChunk: 1 << 15) { range in
-                            for i in range { d[i] = x[i] > 0 ? g[i] : 0 }
-                        }
-                    }
-                }
-            }
-            input.accumulateGrad(gx)
-        }
-    }
+    /// max(x, 0).
+    public func relu() -> Tensor { pointwise(ReLUFunction.self) }
 
     /// GELU, exact form: x * Phi(x) with the error function (PyTorch's default, MViT's), the
     /// error function evaluated by `fastErf` (absolute error ~3e-7) in a loop that vectorises.
-    public func gelu() -> Tensor {
+    public func gelu() -> Tensor { pointwise(GELUFunction.self) }
+
+    /// A function applied to every element, and its gradient, in loops the compiler specialises
+    /// for `F` (`map`'s closures are not inlined, which keeps its loops scalar).
+    func pointwise<F: PointwiseFunction>(_: F.Type) -> Tensor {
         var out = uninitializedFloats(count)
         data.withUnsafeBufferPointer { xp in
             out.withUnsafeMutableBufferPointer { op in
                 let (x, o) = (xp.baseAddress!, op.baseAddress!)
                 Parallel.forEach(count, minimumChunk: 1 << 15) { r in
-                    for i in r { o[i] = 0.5 * x[i] * (1 + fastErf(x[i] * 0.70710678118654752)) }
+                    for i in r { o[i] = F.value(x[i]) }
                 }
             }
         }
@@ -149,11 +128,7 @@ extension Tensor {
                     gx.withUnsafeMutableBufferPointer { dp in
                         let (x, g, d) = (xp.baseAddress!, gp.baseAddress!, dp.baseAddress!)
                         Parallel.forEach(r.count, minimumChunk: 1 << 15) { range in
-                            for i in range {
-                                let v = x[i]
-                                let cdf = 0.5 * (1 + fastErf(v * 0.70710678118654752))
-                                d[i] = g[i] * (cdf + v * 0.39894228040143268 * fastExp(-0.5 * v * v))
-                            }
+                            for i in range { d[i] = F.gradient(x[i], g[i]) }
                         }
                     }
                 }
@@ -168,4 +143,24 @@ extension Tensor {
     public func squared() -> Tensor { map({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
     public func sigmoid() -> Tensor { map({ 1 / (1 + expf(-$0)) }, derivative: { _, y in y * (1 - y) }) }
     public func tanh() -> Tensor { map({ tanhf($0) }, derivative: { _, y in 1 - y * y }) }
+}
+
+/// An element-wise function for `Tensor.pointwise`: its value and the input's gradient given the
+/// output's.
+protocol PointwiseFunction {
+    static func value(_ x: Float) -> Float
+    static func gradient(_ x: Float, _ outputGradient: Float) -> Float
+}
+
+enum ReLUFunction: PointwiseFunction {
+    @inline(__always) static func value(_ x: Float) -> Float { max(x, 0) }
+    @inline(__always) static func gradient(_ x: Float, _ g: Float) -> Float { x > 0 ? g : 0 }
+}
+
+enum GELUFunction: PointwiseFunction {
+    @inline(__always) static func value(_ x: Float) -> Float { 0.5 * x * (1 + fastErf(x * 0.70710678118654752)) }
+    @inline(__always) static func gradient(_ x: Float, _ g: Float) -> Float {
+        let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
+        return g * (cdf + x * 0.39894228040143268 * fastExp(-0.5 * x * x))
+    }
 }
