@@ -43,9 +43,9 @@ public enum BLAS {
     }
 
     /// Row-major single-precision GEMM on raw buffers, on `threads` threads. Every product of the
-    /// engine goes through oneDNN's (measured 1.1-1.7x OpenBLAS's best kernels at the MViT's shapes on
-    /// AVX-512, and not at the mercy of OpenBLAS recognising the CPU); `library` selects OpenBLAS
-    /// for comparisons.
+    /// engine goes through oneDNN's, whose kernels do not depend on OpenBLAS recognising the CPU
+    /// (`vipbench bench gemm` measures the two side by side); `library` selects OpenBLAS for
+    /// comparisons.
     ///
     /// - Parameters:
     ///   - transA, transB: whether A (stored K x M) or B (stored N x K) is transposed.
