@@ -29,9 +29,7 @@ extension Tensor {
                 let xb = x.baseAddress!
                 var sums = [Double](repeating: 0, count: c + 1)
                 for ch in 0..<c {
-                    var s = 0.0
-                    for i in 0..<n { let base = (i * c + ch) * inner; for k in 0..<inner { s += Double(xb[base + k]) } }
-                    sums[ch] = s
+                    for i in 0..<n { sums[ch] += doubleLaneSum(xb + (i * c + ch) * inner, inner) }
                 }
                 sums[c] = Double(n * inner)
                 sync.allSum(&sums)
@@ -40,9 +38,7 @@ extension Tensor {
                 var squares = [Double](repeating: 0, count: c)
                 for ch in 0..<c {
                     let mu = sums[ch] / total
-                    var v = 0.0
-                    for i in 0..<n { let base = (i * c + ch) * inner; for k in 0..<inner { let d = Double(xb[base + k]) - mu; v += d * d } }
-                    squares[ch] = v
+                    for i in 0..<n { squares[ch] += doubleLaneSumOfSquares(xb + (i * c + ch) * inner, inner, minus: mu) }
                 }
                 sync.allSum(&squares)
                 for ch in 0..<c {
