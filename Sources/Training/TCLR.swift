@@ -4,16 +4,29 @@ import Models
 /// TCLR's pretraining network (DAVEISHAN/TCLR `tclr_pretraining`): the TCLR R3D-18 backbone with
 /// spatial-only average pooling (time kept) and a projection head shared by every output:
 /// linear 512 -> 512 (bias), BN, ReLU, linear 512 -> 128 (no bias), BN, L2 normalisation.
+///
+/// The report also pretrains an R3D-50 with TCLR; TCLR's code has no R3D-50, so the `r3d50`
+/// backbone takes the R3D-18's one change, stage 4 unstrided in time with dilation 2 (time / 4
+/// steps, as the losses need), and a head of its feature width (2048 -> 2048 -> 128 at width 1).
+/// Stride and dilation do not change a tensor's shape, so a plain R3D-50 fine-tunes from it with
+/// every backbone tensor loaded.
 public final class TCLRNetwork: Module {
     public let backbone: VideoResNet
     public let head: ProjectionHead
 
+    /// The backbones TCLR pretrains.
+    public static let backbones: [Architecture] = [.r3d18TCLR, .r3d50]
+
     /// `width` scales the backbone and the head alike (512 and 128 at width 1).
-    public init(inputChannels: Int = 3, width: Double = 1, generator g: inout SeededGenerator) {
+    public init(backbone architecture: Architecture = .r3d18TCLR, inputChannels: Int = 3, width: Double = 1,
+                generator g: inout SeededGenerator) {
+        precondition(Self.backbones.contains(architecture), "TCLR pretrains \(Self.backbones), not \(architecture)")
         // The backbone's classifier is never used in pretraining; one class keeps it small (a
         // fine-tuned classifier, of another shape, starts fresh).
-        backbone = VideoResNet(inputChannels: inputChannels, classes: 1, width: width, tclr: true, generator: &g)
-        let features = max(1, Int((512 * width).rounded()))
+        let bottleneck = architecture == .r3d50
+        backbone = VideoResNet(inputChannels: inputChannels, classes: 1, block: bottleneck ? .bottleneck : .basic,
+                               blocks: bottleneck ? [3, 4, 6, 3] : [2, 2, 2, 2], width: width, tclr: true, generator: &g)
+        let features = max(1, Int((512 * width).rounded())) * (bottleneck ? 4 : 1)
         head = ProjectionHead(features, hidden: features, output: max(1, Int((128 * width).rounded())), generator: &g)
     }
 

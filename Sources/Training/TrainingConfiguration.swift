@@ -146,6 +146,9 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
             throw fail("width, classes, copies and threads must be positive")
         }
         if objective == .tclr {
+            guard TCLRNetwork.backbones.contains(model) else {
+                throw fail("TCLR pretrains \(TCLRNetwork.backbones.map(\.rawValue).joined(separator: " or ")), not '\(model)'")
+            }
             guard batch >= 2 else { throw fail("TCLR's contrastive losses need a batch of at least 2 videos") }
             // The TCLR backbone keeps time / 4 steps; global step j is matched with local clip j.
             // Local clips of `frames` consecutive frames tile the global clip's span when skip = frames / 4 (16x4).

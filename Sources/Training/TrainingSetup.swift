@@ -11,7 +11,7 @@ public enum TrainingSetup {
     public static func network(_ c: TrainingConfiguration) throws -> TrainableNetwork {
         var g = SeededGenerator(seed: c.seed).derived("init")
         if c.objective == .tclr {
-            return .tclr(TCLRNetwork(inputChannels: c.modality.channels, width: c.width, generator: &g))
+            return .tclr(TCLRNetwork(backbone: c.model, inputChannels: c.modality.channels, width: c.width, generator: &g))
         }
         try c.validate()   // the one check of the clip (and the rest), wherever a network is built first
         let clip = c.clipSpec!

@@ -305,11 +305,10 @@ struct PretrainCommand: ParsableCommand {
                 RUNDIR/latest.safetensors`.
                 """)
 
-        @Argument(help: ArgumentHelp("The backbone: r3d18-tclr.", valueName: "model")) var model: Architecture = .r3d18TCLR
+        @Argument(help: ArgumentHelp("The backbone: r3d18-tclr (TCLR's), or r3d50 (with the same unstrided, dilated stage 4 in pretraining; fine-tune a plain r3d50 from it).", valueName: "model")) var model: Architecture = .r3d18TCLR
         @OptionGroup var options: TrainingOptions
 
         func run() throws {
-            guard model == .r3d18TCLR else { throw ValidationError("TCLR pretraining is defined for r3d18-tclr, not '\(model)'") }
             let dataset = try VideoDataset.challenge(root: options.data)
             var config = options.configuration(objective: .tclr, model: model, classes: dataset.classes.count)
             config.validateEvery = 0

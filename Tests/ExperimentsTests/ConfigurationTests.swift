@@ -73,9 +73,9 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(flow.last?.clips, 2 * 15)
     }
 
-    /// Shared stages are counted once: the flow extraction for rows 2-4, and rows 5 and 7's
-    /// identical TCLR pretraining; flow is extracted at the scaled rows' short side, and at the
-    /// videos' own size for the paper's.
+    /// Shared stages are counted once: the flow extraction for rows 2-4, and an identical TCLR
+    /// pretraining (rows 5 and 7 pretrain their own backbones); flow is extracted at the scaled
+    /// rows' short side, and at the videos' own size for the paper's.
     func testSharedStagesAndTheFlowExtractionSize() {
         let mini = Table1Row.allCases.map { Table1Configurations.row($0, profile: .mini, classes: 10) }
         let plan = Planner.stages(mini, trainVideos: 400, valVideos: 100, testVideos: 50)
@@ -84,9 +84,14 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(flows.map(\.stage.clips), [550 * 300, 0, 0])
         let pretrainings = plan.filter { $0.stage.kind == .pretrain }
         XCTAssertEqual(pretrainings.map(\.config.row), [.r3d50TCLR, .r3d18TCLR])
-        XCTAssertGreaterThan(pretrainings[0].stage.clips, 0)
-        XCTAssertEqual(pretrainings[1].stage.clips, 0)
-        XCTAssertEqual(pretrainings[1].stage.note, "shared with row 5 (the same configuration): run once")
+        XCTAssertEqual(pretrainings.map { $0.config.pretraining?.model }, [.r3d50, .r3d18TCLR])
+        XCTAssert(pretrainings.allSatisfy { $0.stage.clips > 0 }, "two backbones, two pretrainings")
+        // A row whose fine-tuning differs but whose pretraining is row 7's shares it.
+        var longer = mini[6]
+        longer.training.epochs += 1
+        let shared = Planner.stages([mini[6], longer], trainVideos: 400, valVideos: 100, testVideos: 50).filter { $0.stage.kind == .pretrain }
+        XCTAssertEqual(shared.map { $0.stage.clips > 0 }, [true, false])
+        XCTAssertEqual(shared.last?.stage.note, "shared with row 7 (the same configuration): run once")
         XCTAssertEqual(Planner.flowExtraction(mini), Planner.FlowExtraction(shortSide: 40))
         XCTAssertNil(Planner.flowExtraction(mini.filter { $0.training.modality == .rgb }))
         let paper = [Table1Configurations.row(.i3dFlow16x2, profile: .paper, classes: 400)]

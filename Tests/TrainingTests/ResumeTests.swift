@@ -169,6 +169,37 @@ final class ResumeTests: XCTestCase {
         XCTAssert(r.skipped.contains("head.fc1.weight") && r.skipped.contains("fc.weight"), "\(r.skipped)")
         XCTAssertEqual(fine.stem.stateDict().first!.1.data, pre.backbone.stem.stateDict().first!.1.data)
     }
+
+    /// Row 5's pretraining: TCLR on an R3D-50 with the TCLR R3D-18's unstrided, dilated stage 4
+    /// keeps time / 4 steps (one per local clip) and a 4x wider head; a plain R3D-50 then loads
+    /// every backbone tensor (stride and dilation change no shape) and starts only its classifier.
+    func testTCLRPretrainsAnR3D50ThatAPlainR3D50FineTunesFromWhole() throws {
+        let dir = NSTemporaryDirectory() + "vipbench-init50-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var g = SeededGenerator(seed: 3)
+        let pre = TCLRNetwork(backbone: .r3d50, width: 0.0625, generator: &g)
+        XCTAssertEqual(pre.head.fc1.weight.shape, [128, 128])   // 512 x 4 x 1/16 features
+        let steps = Autograd.withoutGradients { pre.global(Tensor(randomNormal: [2, 3, 8, 16, 16], generator: &g)).steps }
+        XCTAssertEqual(steps.count, 2)
+        XCTAssertEqual(steps[0].shape, [2, 8])
+        let views = Tensor(randomNormal: [4, 6, 3, 8, 16, 16], generator: &g)
+        XCTAssert(pre.loss(views, temperature: 0.1).scalar.isFinite)
+        try Checkpoint.save(pre, to: dir + "/pre.safetensors")
+        var g2 = SeededGenerator(seed: 4)
+        let fine = ModelZoo.make(.r3d50, classes: 4, width: 0.0625, generator: &g2) as! VideoResNet
+        let r = try initialise(fine, from: dir + "/pre.safetensors")
+        XCTAssertEqual(Set(r.fresh), ["fc.weight", "fc.bias"])
+        XCTAssertEqual(r.loaded.count, fine.stateDict().count - 2)
+        XCTAssertEqual(fine.layer4[0].conv2.stateDict().first!.1.data, pre.backbone.layer4[0].conv2.stateDict().first!.1.data)
+        var config = TrainingConfiguration(model: .i3d, classes: 4, epochs: 1, batch: 4, optimizer: .adamDefault,
+                                           parameterGroups: ParameterGroups(weightDecay: 0),
+                                           schedule: LearningRateSchedule(base: 1e-3, shape: .constant, epochs: 1))
+        config.objective = .tclr; config.clip = "8x2"; config.tclrLocalClips = 2
+        XCTAssertThrowsError(try config.validate()) { XCTAssert("\($0)".contains("not 'i3d'"), "\($0)") }
+        config.model = .r3d50
+        XCTAssertNoThrow(try config.validate())
+    }
 }
 
 final class LoaderEpochTests: XCTestCase {
