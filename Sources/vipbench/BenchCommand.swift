@@ -190,7 +190,14 @@ struct Decode: ParsableCommand {
         let measure = {
             try DataBenchmarks.decode(files: list) { l in
                 if json {
-                    print("{\"file\": \(jsonString(l.file)), \"frames\": \(l.frames), \"vipbench_fps\": \(fixed2(l.vipbenchFPS)), \"ffmpeg_fps\": \(l.ffmpegFPS.map { "\(fixed2($0))" } ?? "null"), \"ratio\": \(l.ratio.map { "\(fixed($0, 4))" } ?? "null")}")
+                    struct Line: Encodable {
+                        var file: String, frames: Int
+                        @Nullable var vipbenchFPS: Double?
+                        @Nullable var ffmpegFPS: Double?
+                        @Nullable var ratio: Double?
+                    }
+                    printJSONLine(Line(file: l.file, frames: l.frames, vipbenchFPS: rounded(l.vipbenchFPS, 2),
+                                           ffmpegFPS: l.ffmpegFPS.flatMap { rounded($0, 2) }, ratio: l.ratio.flatMap { rounded($0, 4) }))
                 } else {
                     print(String(format: "%@  %d frames %dx%d: vipbench %.0f fps, ffmpeg %@, ratio %@", (l.file as NSString).lastPathComponent, l.frames, l.width, l.height,
                                  l.vipbenchFPS, l.ffmpegFPS.map { String(format: "%.0f fps", $0) } ?? "missing", l.ratio.map { String(format: "%.2f", $0) } ?? "-"))
@@ -361,11 +368,19 @@ struct FlowBench: ParsableCommand {
         let measure = {
             try FlowBenchmark.run(sizes: sizes, threads: threads, minimumSeconds: seconds) { l in
                 if json {
-                    print("{\"size\": \(l.size), \"preset\": \(jsonString(l.preset)), \"threads\": \(l.threads), "
-                          + "\"pairs_per_second\": \(fixed2(l.pairsPerSecond)), \"single_thread_pairs_per_second\": \(fixed2(l.singleThreadPairsPerSecond)), "
-                          + "\"opencv_pairs_per_second\": \(l.opencvPairsPerSecond.map { fixed2($0) } ?? "null"), "
-                          + "\"opencv_version\": \(l.opencvVersion.map(jsonString) ?? "null"), \"ratio\": \(l.ratio.map { fixed($0, 3) } ?? "null"), "
-                          + "\"epe_to_opencv\": \(l.epeToOpenCV.map { fixed($0, 4) } ?? "null")}")
+                    struct Line: Encodable {
+                        var size: Int, preset: String, threads: Int
+                        @Nullable var pairsPerSecond: Double?
+                        @Nullable var singleThreadPairsPerSecond: Double?
+                        @Nullable var opencvPairsPerSecond: Double?
+                        @Nullable var opencvVersion: String?
+                        @Nullable var ratio: Double?
+                        @Nullable var epeToOpencv: Double?
+                    }
+                    printJSONLine(Line(size: l.size, preset: l.preset, threads: l.threads, pairsPerSecond: rounded(l.pairsPerSecond, 2),
+                                           singleThreadPairsPerSecond: rounded(l.singleThreadPairsPerSecond, 2),
+                                           opencvPairsPerSecond: l.opencvPairsPerSecond.flatMap { rounded($0, 2) }, opencvVersion: l.opencvVersion,
+                                           ratio: l.ratio.flatMap { rounded($0, 3) }, epeToOpencv: l.epeToOpenCV.flatMap { rounded($0, 4) }))
                 } else {
                     var text = String(format: "%dx%d %@: vipbench %.1f pairs/s with %d threads (%.1f one pair at a time)",
                                       l.size, l.size, l.preset, l.pairsPerSecond, l.threads, l.singleThreadPairsPerSecond)

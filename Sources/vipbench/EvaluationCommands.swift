@@ -294,8 +294,12 @@ struct EnsembleCommand: ParsableCommand {
         let fused = Ensemble.fuse(try Ensemble.perModel(files, space: space), weights: chosen)
         try Ensemble.output(fused, like: files[0], space: space, weights: chosen, sources: scores).write(to: out)
         if json {
-            print("{\"weights\": [\(chosen.map { "\($0)" }.joined(separator: ", "))], \"space\": \(jsonString(space.rawValue)), "
-                  + "\"search_top1\": \(searched.map { "\($0)" } ?? "null"), \"out\": \(jsonString(out))}")
+            struct Line: Encodable {
+                var weights: [Double], space: String
+                @Nullable var searchTop1: Double?
+                var out: String
+            }
+            printJSONLine(Line(weights: chosen, space: space.rawValue, searchTop1: searched, out: out))
         } else {
             note("wrote \(out): \(files[0].videoCount) videos, weights \(chosen), \(space.rawValue)")
         }

@@ -82,8 +82,14 @@ struct FlowCommand: ParsableCommand {
             }
             mean /= Double(f.width * f.height)
             if json {
-                print("{\"out\": \(jsonString(out)), \"width\": \(f.width), \"height\": \(f.height), \"preset\": \(jsonString(name)), "
-                      + "\"seconds\": \(fixed(seconds, 4)), \"mean_magnitude\": \(fixed(mean, 4)), \"max_magnitude\": \(fixed(Double(longest), 4))}")
+                struct Line: Encodable {
+                    var out: String, width: Int, height: Int, preset: String
+                    @Nullable var seconds: Double?
+                    @Nullable var meanMagnitude: Double?
+                    @Nullable var maxMagnitude: Double?
+                }
+                printJSONLine(Line(out: out, width: f.width, height: f.height, preset: name, seconds: rounded(seconds, 4),
+                                       meanMagnitude: rounded(mean, 4), maxMagnitude: rounded(Double(longest), 4)))
             } else {
                 print("\(out): \(f.width)x\(f.height) flow (\(name)), mean length \(String(format: "%.3f", mean)) px, "
                       + "longest \(String(format: "%.3f", longest)) px, \(String(format: "%.3f", seconds)) s")
@@ -197,9 +203,14 @@ struct FlowCommand: ParsableCommand {
                 return
             }
             if json {
-                let f = failed.map { "{\"video\": \(jsonString($0.0)), \"reason\": \(jsonString($0.1))}" }.joined(separator: ", ")
-                print("{\"videos\": \(videos), \"extracted\": \(extracted), \"skipped\": \(skipped), \"failed\": [\(f)], "
-                      + "\"pairs\": \(pairs), \"seconds\": \(fixed(seconds, 2)), \"preset\": \(jsonString(name)), \"out\": \(jsonString(out))}")
+                struct Failure: Encodable { var video: String, reason: String }
+                struct Line: Encodable {
+                    var videos: Int, extracted: Int, skipped: Int, failed: [Failure], pairs: Int
+                    @Nullable var seconds: Double?
+                    var preset: String, out: String
+                }
+                printJSONLine(Line(videos: videos, extracted: extracted, skipped: skipped, failed: failed.map { Failure(video: $0.0, reason: $0.1) },
+                                       pairs: pairs, seconds: rounded(seconds, 2), preset: name, out: out))
             } else {
                 print("\(videos) videos: \(extracted) extracted (\(pairs) frame pairs, "
                       + String(format: "%.1f pairs/s", seconds > 0 ? Double(pairs) / seconds : 0)

@@ -93,9 +93,34 @@ func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// One JSON object on one line (a command's `--json` result), through the one encoder. Encoding
+/// fails only on a non-finite number, which `rounded` turns into null first.
+func printJSONLine<T: Encodable>(_ value: T) {
+    do { print(try encodeJSON(value, pretty: false)) } catch { note("cannot write the JSON line: \(error)") }
+}
+
+/// An optional that encodes as `null` instead of leaving its key out, so every `--json` line of a
+/// command has the same keys.
+@propertyWrapper
+struct Nullable<Value: Encodable>: Encodable {
+    var wrappedValue: Value?
+    init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        if let v = wrappedValue { try c.encode(v) } else { try c.encodeNil() }
+    }
+}
+
+/// `x` rounded to `digits` decimals for a JSON figure; nil (null) when it is not finite.
+func rounded(_ x: Double, _ digits: Int) -> Double? {
+    guard x.isFinite else { return nil }
+    let scale = pow(10, Double(digits))
+    return (x * scale).rounded() / scale
+}
+
 func encodeJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
     encoder.keyEncodingStrategy = .convertToSnakeCase
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
