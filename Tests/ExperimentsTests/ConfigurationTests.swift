@@ -42,9 +42,10 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(mini.map(\.training.clip), ["8x5", "16x1", "16x2", "8x4", "8x4", "8x4", "8x4"])
         XCTAssertEqual(Table1Configurations.all(.smoke, classes: 10).map(\.training.clip), ["8x5", "8x4", "8x5", "8x4", "8x4", "8x4", "8x4"])
         XCTAssertEqual(mini[6].pretraining?.clip, "8x2")
-        // Scaled RGB rows train with Adam, flow rows with SGD (each measured on the motion set).
+        // Scaled RGB and I3D flow rows train with Adam, the flow R3D-18 with SGD (each measured on the motion set).
         XCTAssertEqual(mini[5].training.optimizer, .adamDefault)
         XCTAssertEqual(mini[3].training.optimizer, .sgdNesterov)
+        XCTAssertEqual(mini[1].training.optimizer, .adamDefault, "the scaled I3D flow rows take the RGB rows' Adam")
         XCTAssertEqual(Profile.mini.embeddedDataset?.options.perClass.train, 40)
         XCTAssertNil(Profile.paper.embeddedDataset)
     }
