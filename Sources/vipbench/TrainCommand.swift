@@ -295,14 +295,14 @@ struct PretrainCommand: ParsableCommand {
     struct TCLRPretrain: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "tclr",
-            abstract: "TCLR pretraining (no labels read): the TCLR R3D-18 and its projection head, four contrastive losses.",
+            abstract: "TCLR pretraining (no labels read): the TCLR R3D-18 (or an R3D-50) and its projection head, four contrastive losses.",
             discussion: """
                 Per video: one global clip (--clip, 16x4 in the report) and frames/4 local clips of \
                 consecutive frames spread over its span, two augmentations of each; the loss is the \
                 sum of TCLR's four terms (temperature 0.1). The report's recipe: Adam, lr 1e-3, \
                 weight decay 1e-9, batch 40, warm-up factors 1/100 .. 1 over 5 epochs, then the \
                 plateau rule with patience 9. Fine-tune with `vipbench train r3d18-tclr --init-from \
-                RUNDIR/latest.safetensors`.
+                RUNDIR/latest.safetensors` (`train r3d50` after `pretrain tclr r3d50`).
                 """)
 
         @Argument(help: ArgumentHelp("The backbone: r3d18-tclr (TCLR's), or r3d50 (with the same unstrided, dilated stage 4 in pretraining; fine-tune a plain r3d50 from it).", valueName: "model")) var model: Architecture = .r3d18TCLR
