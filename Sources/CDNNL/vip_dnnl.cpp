@@ -136,21 +136,24 @@ struct Operand {
     const float *data;
 };
 
-// Runs `op` on the caller's buffers: inputs reordered into the primitive's layouts where they differ,
-// the output computed in its layout and reordered back into the caller's buffer.
-void execute(const primitive &op, std::initializer_list<Operand> inputs, const Operand &output) {
+// The caller's buffer in the layout `wanted`: the buffer itself, or a reordered copy.
+memory inLayout(const stream &s, const memory::desc &plain, const memory::desc &wanted, const float *data) {
+    memory user(plain, cpu(), const_cast<float *>(data));
+    if (wanted == plain) return user;
+    memory m(wanted, cpu());
+    reorder(user, m).execute(s, user, m);
+    return m;
+}
+
+// Runs `op` on the caller's buffers: inputs reordered into the primitive's layouts where they differ
+// (or given already in them through `ready`), the output computed in its layout and reordered back
+// into the caller's buffer.
+void execute(const primitive &op, std::initializer_list<Operand> inputs, const Operand &output,
+             std::initializer_list<std::pair<int, memory>> ready = {}) {
     stream s(cpu());
     std::unordered_map<int, memory> arguments;
-    for (const Operand &in : inputs) {
-        memory user(in.plain, cpu(), const_cast<float *>(in.data));
-        if (in.wanted == in.plain) {
-            arguments.emplace(in.argument, user);
-        } else {
-            memory m(in.wanted, cpu());
-            reorder(user, m).execute(s, user, m);
-            arguments.emplace(in.argument, m);
-        }
-    }
+    for (const auto &r : ready) arguments.emplace(r.first, r.second);
+    for (const Operand &in : inputs) arguments.emplace(in.argument, inLayout(s, in.plain, in.wanted, in.data));
     memory user(output.plain, cpu(), const_cast<float *>(output.data));
     memory result = output.wanted == output.plain ? user : memory(output.wanted, cpu());
     arguments.emplace(output.argument, result);
@@ -203,6 +206,34 @@ extern "C" int vip_conv_backward_weight(const vip_conv_geometry *g, int threads,
                 {{DNNL_ARG_SRC, p->src, p->backwardWeight.src_desc(), src},
                  {DNNL_ARG_DIFF_DST, p->dst, p->backwardWeight.diff_dst_desc(), diff_dst}},
                 {DNNL_ARG_DIFF_WEIGHTS, p->weight, p->backwardWeight.diff_weights_desc(), diff_weight});
+    });
+}
+
+extern "C" int vip_conv_backward(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
+                                 const float *weight, float *diff_src, float *diff_weight) {
+    return guarded([&] {
+        auto p = planFor(g, threads);
+        const memory::desc &dataWants = p->backwardData.diff_dst_desc(), &weightWants = p->backwardWeight.diff_dst_desc();
+        if (!diff_src || !diff_weight || dataWants != weightWants) {
+            if (diff_src)
+                execute(p->backwardDataPrimitive,
+                        {{DNNL_ARG_DIFF_DST, p->dst, dataWants, diff_dst}, {DNNL_ARG_WEIGHTS, p->weight, p->backwardData.weights_desc(), weight}},
+                        {DNNL_ARG_DIFF_SRC, p->src, p->backwardData.diff_src_desc(), diff_src});
+            if (diff_weight)
+                execute(p->backwardWeightPrimitive,
+                        {{DNNL_ARG_SRC, p->src, p->backwardWeight.src_desc(), src}, {DNNL_ARG_DIFF_DST, p->dst, weightWants, diff_dst}},
+                        {DNNL_ARG_DIFF_WEIGHTS, p->weight, p->backwardWeight.diff_weights_desc(), diff_weight});
+            return;
+        }
+        // One reorder of the output gradient, read by both passes (identical values to two reorders).
+        stream s(cpu());
+        memory gradient = inLayout(s, p->dst, dataWants, diff_dst);
+        s.wait();
+        execute(p->backwardDataPrimitive, {{DNNL_ARG_WEIGHTS, p->weight, p->backwardData.weights_desc(), weight}},
+                {DNNL_ARG_DIFF_SRC, p->src, p->backwardData.diff_src_desc(), diff_src}, {{DNNL_ARG_DIFF_DST, gradient}});
+        execute(p->backwardWeightPrimitive, {{DNNL_ARG_SRC, p->src, p->backwardWeight.src_desc(), src}},
+                {DNNL_ARG_DIFF_WEIGHTS, p->weight, p->backwardWeight.diff_weights_desc(), diff_weight},
+                {{DNNL_ARG_DIFF_DST, gradient}});
     });
 }
 

@@ -23,6 +23,11 @@ int vip_conv_backward_data(const vip_conv_geometry *g, int threads, const float 
                            float *diff_src);
 int vip_conv_backward_weight(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
                              float *diff_weight);
+/// Both backward passes of one convolution: `diff_src` (when not NULL) and `diff_weight` (when not
+/// NULL). The same results as the two calls above, with `diff_dst` reordered into oneDNN's layout
+/// once when both passes want the same one.
+int vip_conv_backward(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
+                      const float *weight, float *diff_src, float *diff_weight);
 
 /// Row-major single-precision GEMM through oneDNN's own JIT kernels (`dnnl_sgemm`, chosen for the
 /// CPU at run time): C = alpha * op(A) * op(B) + beta * C on `threads` OpenMP threads (one inside

@@ -82,7 +82,8 @@ extension Tensor {
         precondition(bias == nil || bias!.shape == [o], "conv3d: bias \(bias!.shape) for \(o) outputs")
         let window = Window3D(kernel: Array(weight.shape[2...]), stride: stride, padding: padding, dilation: dilation)
         let plan = ConvPlan(input: Array(shape[2...]), channels: c, outputs: o, groups: groups, window: window)
-        var out = [Float](repeating: 0, count: n * o * plan.positions)
+        // Uninitialised: every path of `plan.forward` writes all of it.
+        var out = [Float](unsafeUninitializedCapacity: n * o * plan.positions) { _, count in count = n * o * plan.positions }
         data.withUnsafeBufferPointer { x in
             weight.data.withUnsafeBufferPointer { w in
                 out.withUnsafeMutableBufferPointer { y in
@@ -105,24 +106,23 @@ extension Tensor {
         return Autograd.record(Tensor(shape: [n, o] + plan.output, data: out), inputs: inputs) { r in
             let g = r.grad!
             g.withUnsafeBufferPointer { gp in
-                if input.requiresGrad {
-                    var gx = [Float](repeating: 0, count: input.count)
+                // Uninitialised: `plan.backward` writes all of each.
+                let gxCount = input.requiresGrad ? input.count : 0, gwCount = weight.requiresGrad ? weight.count : 0
+                var gx = [Float](unsafeUninitializedCapacity: gxCount) { _, count in count = gxCount }
+                var gw = [Float](unsafeUninitializedCapacity: gwCount) { _, count in count = gwCount }
+                input.data.withUnsafeBufferPointer { x in
                     weight.data.withUnsafeBufferPointer { w in
                         gx.withUnsafeMutableBufferPointer { gxp in
-                            plan.backwardData(gp.baseAddress!, w.baseAddress!, gxp.baseAddress!, batch: n)
+                            gw.withUnsafeMutableBufferPointer { gwp in
+                                plan.backward(x.baseAddress!, gp.baseAddress!, w.baseAddress!,
+                                              gx: input.requiresGrad ? gxp.baseAddress! : nil,
+                                              gw: weight.requiresGrad ? gwp.baseAddress! : nil, batch: n)
+                            }
                         }
                     }
-                    input.accumulateGrad(gx)
                 }
-                if weight.requiresGrad {
-                    var gw = [Float](repeating: 0, count: weight.count)
-                    input.data.withUnsafeBufferPointer { x in
-                        gw.withUnsafeMutableBufferPointer { gwp in
-                            plan.backwardWeight(x.baseAddress!, gp.baseAddress!, gwp.baseAddress!, batch: n)
-                        }
-                    }
-                    weight.accumulateGrad(gw)
-                }
+                if input.requiresGrad { input.accumulateGrad(gx) }
+                if weight.requiresGrad { weight.accumulateGrad(gw) }
                 if let bias, bias.requiresGrad {
                     var gb = [Float](repeating: 0, count: o)
                     let p = plan.positions
@@ -340,9 +340,11 @@ struct ConvPlan {
         }
     }
 
+    /// Writes every element of `y` (oneDNN overwrites it; the other paths start from zeros).
     func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int) {
+        if !isDepthwise, let dnnl = oneDNN(batch: batch), dnnl.forward(x, w, y) { return }
+        y.initialize(repeating: 0, count: batch * outputs * positions)
         if isDepthwise { return depthwiseForward(x, w, y, batch: batch) }
-        if let dnnl = oneDNN(batch: batch), dnnl.forward(x, w, y) { return }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
@@ -357,9 +359,20 @@ struct ConvPlan {
         }
     }
 
+    /// The input's and the weight's gradients (either may be nil, each overwritten, not added to):
+    /// one oneDNN call for both where oneDNN runs, else each pass on its own.
+    func backward(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                  gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, batch: Int) {
+        if !isDepthwise, let dnnl = oneDNN(batch: batch), dnnl.backward(x, gy, w, gx, gw) { return }
+        if let gx { backwardData(gy, w, gx, batch: batch) }
+        if let gw { backwardWeight(x, gy, gw, batch: batch) }
+    }
+
+    /// Writes every element of `gx` (oneDNN overwrites it; the other paths add into zeros).
     func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, batch: Int) {
+        if !isDepthwise, let dnnl = oneDNN(batch: batch), dnnl.backwardData(gy, w, gx) { return }
+        gx.initialize(repeating: 0, count: batch * channels * inputVolume)
         if isDepthwise { return depthwiseBackwardData(gy, w, gx, batch: batch) }
-        if let dnnl = oneDNN(batch: batch), dnnl.backwardData(gy, w, gx) { return }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {
@@ -375,9 +388,11 @@ struct ConvPlan {
         }
     }
 
+    /// Writes every element of `gw` (oneDNN overwrites it; the other paths add into zeros).
     func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, batch: Int) {
+        if !isDepthwise, let dnnl = oneDNN(batch: batch), dnnl.backwardWeight(x, gy, gw) { return }
+        gw.initialize(repeating: 0, count: outputs * kc)
         if isDepthwise { return depthwiseBackwardWeight(x, gy, gw, batch: batch) }
-        if let dnnl = oneDNN(batch: batch), dnnl.backwardWeight(x, gy, gw) { return }
         let P = positions
         if window.isPointwise {
             for i in 0..<batch { for g in 0..<groups {

@@ -101,4 +101,11 @@ struct OneDNNConvolution {
     func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>) -> Bool {
         withUnsafePointer(to: geometry) { g in ran("convolution backward weight", vip_conv_backward_weight(g, threads, x, gy, gw)) }
     }
+
+    /// Both backward passes in one call (either output may be nil): the output gradient is
+    /// reordered into oneDNN's layout once for the two.
+    func backward(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                  _ gx: UnsafeMutablePointer<Float>?, _ gw: UnsafeMutablePointer<Float>?) -> Bool {
+        withUnsafePointer(to: geometry) { g in ran("convolution backward", vip_conv_backward(g, threads, x, gy, w, gx, gw)) }
+    }
 }
