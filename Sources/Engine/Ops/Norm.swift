@@ -105,72 +105,77 @@ extension Tensor {
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
         return Autograd.record(Tensor(shape: shape, data: out), inputs: inputs) { r in
-            let x = input.data
-            var g = r.grad!
-            if relu {   // through the ReLU first: zero where it cut the output
-                g.withUnsafeMutableBufferPointer { gp in
-                    r.data.withUnsafeBufferPointer { yp in
-                        let (gg, y) = (gp.baseAddress!, yp.baseAddress!)
-                        Parallel.forEach(gp.count, minimumChunk: 1 << 15) { range in
-                            for k in range where !(y[k] > 0) { gg[k] = 0 }
-                        }
-                    }
-                }
-            }
-            var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
-            g.withUnsafeBufferPointer { gp in
-                x.withUnsafeBufferPointer { xp in
-                    sumG.withUnsafeMutableBufferPointer { ap in
-                        sumGX.withUnsafeMutableBufferPointer { bp in
-                            let (gg, xx, sa, sb) = (gp.baseAddress!, xp.baseAddress!, ap.baseAddress!, bp.baseAddress!)
-                            // Per channel, planes in order, four Double lanes each: the same sums
-                            // at any thread count.
-                            Parallel.forEach(c, minimumChunk: 1) { range in
-                                for ch in range {
-                                    var a = 0.0, b = 0.0
-                                    let (mu, s) = (mean[ch], invStd[ch])
-                                    for i in 0..<n {
-                                        let base = (i * c + ch) * inner
-                                        let (sums, products) = gradientLaneSums(gg + base, xx + base, inner, mean: mu, invStd: s)
-                                        a += sums; b += products
-                                    }
-                                    sa[ch] = Float(a); sb[ch] = Float(b)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            if let weight, weight.requiresGrad { weight.accumulateGrad(sumGX) }
-            if let bias, bias.requiresGrad { bias.accumulateGrad(sumG) }
-            if let sync, input.requiresGrad {
-                // The input's gradient needs the sums over the whole (all processes') batch.
-                var both = (sumG + sumGX).map(Double.init)
-                sync.allSum(&both)
-                sumG = both[0..<c].map { Float($0) }; sumGX = both[c...].map { Float($0) }
-            }
-            if input.requiresGrad {
-                var gx = uninitializedFloats(input.count)
+            let x = input.data, g = r.grad!
+            // With the ReLU, its gradient (zero where it cut the output) is applied as each pass
+            // reads the output gradient: no masked copy of it.
+            let y = relu ? r.data : []
+            y.withUnsafeBufferPointer { yBuffer in
+                let yy = relu ? yBuffer.baseAddress : nil
+                var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
                 g.withUnsafeBufferPointer { gp in
                     x.withUnsafeBufferPointer { xp in
-                        gx.withUnsafeMutableBufferPointer { dp in
-                            let (gg, xx, dx) = (gp.baseAddress!, xp.baseAddress!, dp.baseAddress!)
-                            Parallel.forEach(n * c, minimumChunk: max(1, 16384 / max(inner, 1))) { range in
-                                for plane in range {
-                                    let ch = plane % c, base = plane * inner
-                                    let k1 = gamma[ch] * invStd[ch]
-                                    if training {
-                                        let (mg, mgx, mu, s) = (sumG[ch] / Float(m), sumGX[ch] / Float(m), mean[ch], invStd[ch])
-                                        for k in 0..<inner { dx[base + k] = k1 * (gg[base + k] - mg - ((xx[base + k] - mu) * s) * mgx) }
-                                    } else {
-                                        for k in 0..<inner { dx[base + k] = k1 * gg[base + k] }
+                        sumG.withUnsafeMutableBufferPointer { ap in
+                            sumGX.withUnsafeMutableBufferPointer { bp in
+                                let (gg, xx, sa, sb) = (gp.baseAddress!, xp.baseAddress!, ap.baseAddress!, bp.baseAddress!)
+                                // Per channel, planes in order, four Double lanes each: the same sums
+                                // at any thread count.
+                                Parallel.forEach(c, minimumChunk: 1) { range in
+                                    for ch in range {
+                                        var a = 0.0, b = 0.0
+                                        let (mu, s) = (mean[ch], invStd[ch])
+                                        for i in 0..<n {
+                                            let base = (i * c + ch) * inner
+                                            let (sums, products) = gradientLaneSums(gg + base, xx + base, inner, mean: mu, invStd: s,
+                                                                                    through: yy.map { $0 + base })
+                                            a += sums; b += products
+                                        }
+                                        sa[ch] = Float(a); sb[ch] = Float(b)
                                     }
                                 }
                             }
                         }
                     }
                 }
-                input.accumulateGrad(gx)
+                if let weight, weight.requiresGrad { weight.accumulateGrad(sumGX) }
+                if let bias, bias.requiresGrad { bias.accumulateGrad(sumG) }
+                if let sync, input.requiresGrad {
+                    // The input's gradient needs the sums over the whole (all processes') batch.
+                    var both = (sumG + sumGX).map(Double.init)
+                    sync.allSum(&both)
+                    sumG = both[0..<c].map { Float($0) }; sumGX = both[c...].map { Float($0) }
+                }
+                if input.requiresGrad {
+                    var gx = uninitializedFloats(input.count)
+                    g.withUnsafeBufferPointer { gp in
+                        x.withUnsafeBufferPointer { xp in
+                            gx.withUnsafeMutableBufferPointer { dp in
+                                let (gg, xx, dx) = (gp.baseAddress!, xp.baseAddress!, dp.baseAddress!)
+                                Parallel.forEach(n * c, minimumChunk: max(1, 16384 / max(inner, 1))) { range in
+                                    for plane in range {
+                                        let ch = plane % c, base = plane * inner
+                                        let k1 = gamma[ch] * invStd[ch]
+                                        if training {
+                                            let (mg, mgx, mu, s) = (sumG[ch] / Float(m), sumGX[ch] / Float(m), mean[ch], invStd[ch])
+                                            if let yy {
+                                                for k in 0..<inner {
+                                                    let gk = yy[base + k] > 0 ? gg[base + k] : 0
+                                                    dx[base + k] = k1 * (gk - mg - ((xx[base + k] - mu) * s) * mgx)
+                                                }
+                                            } else {
+                                                for k in 0..<inner { dx[base + k] = k1 * (gg[base + k] - mg - ((xx[base + k] - mu) * s) * mgx) }
+                                            }
+                                        } else if let yy {
+                                            for k in 0..<inner { dx[base + k] = k1 * (yy[base + k] > 0 ? gg[base + k] : 0) }
+                                        } else {
+                                            for k in 0..<inner { dx[base + k] = k1 * gg[base + k] }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    input.accumulateGrad(gx)
+                }
             }
         }
     }
@@ -287,11 +292,13 @@ func doubleLaneSumOfSquares(_ p: UnsafePointer<Float>, _ n: Int, minus mu: Doubl
 /// Batch norm's backward sums over one plane: sum g and sum g x-hat (x-hat = (x - mean) invStd,
 /// in Float as the forward pass computes it), in Double, four lanes in a fixed order.
 @inline(__always)
-func gradientLaneSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean mu: Float, invStd s: Float) -> (Double, Double) {
+func gradientLaneSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean mu: Float, invStd s: Float,
+                      through y: UnsafePointer<Float>? = nil) -> (Double, Double) {
     var a = SIMD4<Double>(repeating: 0), b = SIMD4<Double>(repeating: 0)
     var k = 0
     while k + 4 <= n {
-        let gv = SIMD4<Float>(g[k], g[k + 1], g[k + 2], g[k + 3])
+        var gv = SIMD4<Float>(g[k], g[k + 1], g[k + 2], g[k + 3])
+        if let y { gv.replace(with: 0, where: .!(SIMD4<Float>(y[k], y[k + 1], y[k + 2], y[k + 3]) .> 0)) }
         let xv = SIMD4<Float>(x[k], x[k + 1], x[k + 2], x[k + 3])
         let p = gv * ((xv - SIMD4(repeating: mu)) * SIMD4(repeating: s))
         a += SIMD4<Double>(Double(gv[0]), Double(gv[1]), Double(gv[2]), Double(gv[3]))
@@ -299,6 +306,9 @@ func gradientLaneSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n:
         k += 4
     }
     var sa = (a[0] + a[1]) + (a[2] + a[3]), sb = (b[0] + b[1]) + (b[2] + b[3])
-    while k < n { sa += Double(g[k]); sb += Double(g[k] * ((x[k] - mu) * s)); k += 1 }
+    while k < n {
+        let gk = y.map { $0[k] > 0 } ?? true ? g[k] : 0
+        sa += Double(gk); sb += Double(gk * ((x[k] - mu) * s)); k += 1
+    }
     return (sa, sb)
 }
