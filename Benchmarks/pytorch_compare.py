@@ -7,7 +7,8 @@ threads, batch 1 inference unless noted, medians over at least 2 seconds after a
 random inputs. Prints one line per model and a JSON summary. Models PyTorch has no definition of
 (r3d18-tclr, r3d50-hara, i3d) are measured on vipbench's side only. Rows marked onednn-bf16 run
 vipbench's fast mode (BF16 multiplies) against PyTorch's FP32; the width-1/8 and width-1/4 rows
-are the scaled profiles' training shapes (the smallest and the largest).
+are the scaled profiles' training shapes (the smallest and the largest), and the MViT-B at
+3x8x32x32 (d0 = 16) is the mini profile's row 1.
 """
 import json
 import os
@@ -18,7 +19,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_motion_pytorch import R3D18, torchvision_video  # noqa: E402
+from train_motion_pytorch import R3D18, mvit, torchvision_video  # noqa: E402
 
 torchvision_video()
 from torchvision.models.video import mvit_v1_b, r3d_18  # noqa: E402
@@ -36,6 +37,7 @@ CASES = [  # (vipbench name, input CxTxHxW, batch, train, torch constructor or N
     ("r3d18", "3x16x112x112", 4, True, r3d_18, 1.0, "onednn"),
     ("r3d18", "3x8x32x32", 16, True, lambda: R3D18(3, 400, 0.125), 0.125, "onednn"),
     ("r3d18", "3x16x64x64", 16, True, lambda: R3D18(3, 400, 0.25), 0.25, "onednn"),
+    ("mvit-b", "3x8x32x32", 16, True, lambda: mvit(400, 3, 16 / 96, 8, 32), 16 / 96, "onednn"),
     ("r3d18-tclr", "3x16x112x112", 1, False, None, 1.0, "onednn"),
     ("r3d50", "3x16x224x224", 1, False, r3d50_torchvision_style, 1.0, "onednn"),
     ("r3d50-hara", "3x16x224x224", 1, False, None, 1.0, "onednn"),
