@@ -194,8 +194,8 @@ public enum Table1Configurations {
                     // 5-epoch pretraining reached 19 % on seed 2 without a warm-up (training loss
                     // 1.45: it learnt the videos' appearance, not their motion) and 76 % with this
                     // one (seeds 0 and 1: 83 and 84 %); the R3D-18 from scratch 87 and 83 % on seeds
-                    // 0 and 1 (86 and 85). Row 5's R3D-50 keeps no warm-up: with it, seed 1 fell
-                    // from 88 % to 12 % (seed 0 rose from 47 % to 67 %).
+                    // 0 and 1 (86 and 85). Row 5's R3D-50 keeps no warm-up: with it, seeds 0-2 gave
+                    // 67, 10 and 58 % at 3x10 views, against 47, 88 and 64 % without.
                     training.schedule.warmupEpochs = 5
                     choices.append("mini R3D-18 rows (6, 7): linear warm-up from 0 over 5 epochs before the cosine (without it the TCLR R3D-18 fine-tuned from its pretraining learnt appearance, not motion, on one seed of three; the R3D-50 of row 5 did worse with it)")
                 }
