@@ -187,53 +187,39 @@ extern "C" int vip_conv_forward(const vip_conv_geometry *g, int threads, const f
     });
 }
 
-extern "C" int vip_conv_backward_data(const vip_conv_geometry *g, int threads, const float *diff_dst, const float *weight,
-                                      float *diff_src) {
-    return guarded([&] {
-        auto p = planFor(g, threads);
-        execute(p->backwardDataPrimitive,
-                {{DNNL_ARG_DIFF_DST, p->dst, p->backwardData.diff_dst_desc(), diff_dst},
-                 {DNNL_ARG_WEIGHTS, p->weight, p->backwardData.weights_desc(), weight}},
-                {DNNL_ARG_DIFF_SRC, p->src, p->backwardData.diff_src_desc(), diff_src});
-    });
+namespace {
+// One backward pass; `gradient` is the output gradient already in the pass's layout, when given.
+void backwardData(const Plan &p, const float *diff_dst, const float *weight, float *diff_src, const memory *gradient) {
+    const Operand w{DNNL_ARG_WEIGHTS, p.weight, p.backwardData.weights_desc(), weight};
+    const Operand out{DNNL_ARG_DIFF_SRC, p.src, p.backwardData.diff_src_desc(), diff_src};
+    if (gradient) execute(p.backwardDataPrimitive, {w}, out, {{DNNL_ARG_DIFF_DST, *gradient}});
+    else execute(p.backwardDataPrimitive, {{DNNL_ARG_DIFF_DST, p.dst, p.backwardData.diff_dst_desc(), diff_dst}, w}, out);
 }
 
-extern "C" int vip_conv_backward_weight(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
-                                        float *diff_weight) {
-    return guarded([&] {
-        auto p = planFor(g, threads);
-        execute(p->backwardWeightPrimitive,
-                {{DNNL_ARG_SRC, p->src, p->backwardWeight.src_desc(), src},
-                 {DNNL_ARG_DIFF_DST, p->dst, p->backwardWeight.diff_dst_desc(), diff_dst}},
-                {DNNL_ARG_DIFF_WEIGHTS, p->weight, p->backwardWeight.diff_weights_desc(), diff_weight});
-    });
+void backwardWeight(const Plan &p, const float *src, const float *diff_dst, float *diff_weight, const memory *gradient) {
+    const Operand x{DNNL_ARG_SRC, p.src, p.backwardWeight.src_desc(), src};
+    const Operand out{DNNL_ARG_DIFF_WEIGHTS, p.weight, p.backwardWeight.diff_weights_desc(), diff_weight};
+    if (gradient) execute(p.backwardWeightPrimitive, {x}, out, {{DNNL_ARG_DIFF_DST, *gradient}});
+    else execute(p.backwardWeightPrimitive, {x, {DNNL_ARG_DIFF_DST, p.dst, p.backwardWeight.diff_dst_desc(), diff_dst}}, out);
 }
+}  // namespace
 
 extern "C" int vip_conv_backward(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
                                  const float *weight, float *diff_src, float *diff_weight) {
     return guarded([&] {
         auto p = planFor(g, threads);
-        const memory::desc &dataWants = p->backwardData.diff_dst_desc(), &weightWants = p->backwardWeight.diff_dst_desc();
-        if (!diff_src || !diff_weight || dataWants != weightWants) {
-            if (diff_src)
-                execute(p->backwardDataPrimitive,
-                        {{DNNL_ARG_DIFF_DST, p->dst, dataWants, diff_dst}, {DNNL_ARG_WEIGHTS, p->weight, p->backwardData.weights_desc(), weight}},
-                        {DNNL_ARG_DIFF_SRC, p->src, p->backwardData.diff_src_desc(), diff_src});
-            if (diff_weight)
-                execute(p->backwardWeightPrimitive,
-                        {{DNNL_ARG_SRC, p->src, p->backwardWeight.src_desc(), src}, {DNNL_ARG_DIFF_DST, p->dst, weightWants, diff_dst}},
-                        {DNNL_ARG_DIFF_WEIGHTS, p->weight, p->backwardWeight.diff_weights_desc(), diff_weight});
+        // Both passes wanting the output gradient in one layout: one reorder, read by both
+        // (identical values to two reorders).
+        if (diff_src && diff_weight && p->backwardData.diff_dst_desc() == p->backwardWeight.diff_dst_desc()) {
+            stream s(cpu());
+            memory gradient = inLayout(s, p->dst, p->backwardData.diff_dst_desc(), diff_dst);
+            s.wait();
+            backwardData(*p, diff_dst, weight, diff_src, &gradient);
+            backwardWeight(*p, src, diff_dst, diff_weight, &gradient);
             return;
         }
-        // One reorder of the output gradient, read by both passes (identical values to two reorders).
-        stream s(cpu());
-        memory gradient = inLayout(s, p->dst, dataWants, diff_dst);
-        s.wait();
-        execute(p->backwardDataPrimitive, {{DNNL_ARG_WEIGHTS, p->weight, p->backwardData.weights_desc(), weight}},
-                {DNNL_ARG_DIFF_SRC, p->src, p->backwardData.diff_src_desc(), diff_src}, {{DNNL_ARG_DIFF_DST, gradient}});
-        execute(p->backwardWeightPrimitive, {{DNNL_ARG_SRC, p->src, p->backwardWeight.src_desc(), src}},
-                {DNNL_ARG_DIFF_WEIGHTS, p->weight, p->backwardWeight.diff_weights_desc(), diff_weight},
-                {{DNNL_ARG_DIFF_DST, gradient}});
+        if (diff_src) backwardData(*p, diff_dst, weight, diff_src, nullptr);
+        if (diff_weight) backwardWeight(*p, src, diff_dst, diff_weight, nullptr);
     });
 }
 

@@ -189,7 +189,7 @@ public enum Table1Configurations {
                 training.optimizer = .adamDefault
                 training.parameterGroups = ParameterGroups(weightDecay: 0)
                 choices.append("scaled RGB recipe: Adam lr 1e-3, no weight decay, cosine (SGD at 0.05 did not leave chance within the budget)")
-                if p == .mini && training.model != .r3d50 {
+                if p == .mini && r != .r3d50TCLR {
                     // Measured at 60 epochs (centre crop): the TCLR R3D-18 fine-tuned from its
                     // 5-epoch pretraining reached 19 % on seed 2 without a warm-up (training loss
                     // 1.45: it learnt the videos' appearance, not their motion) and 76 % with this

@@ -19,13 +19,8 @@ typedef struct {
 /// Each runs on `threads` OpenMP threads (the calling thread's setting). Returns 0 on success,
 /// otherwise a oneDNN status (or -1), with `vip_dnnl_error()` saying what failed.
 int vip_conv_forward(const vip_conv_geometry *g, int threads, const float *src, const float *weight, float *dst);
-int vip_conv_backward_data(const vip_conv_geometry *g, int threads, const float *diff_dst, const float *weight,
-                           float *diff_src);
-int vip_conv_backward_weight(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
-                             float *diff_weight);
 /// Both backward passes of one convolution: `diff_src` (when not NULL) and `diff_weight` (when not
-/// NULL). The same results as the two calls above, with `diff_dst` reordered into oneDNN's layout
-/// once when both passes want the same one.
+/// NULL), with `diff_dst` reordered into oneDNN's layout once when both passes want the same one.
 int vip_conv_backward(const vip_conv_geometry *g, int threads, const float *src, const float *diff_dst,
                       const float *weight, float *diff_src, float *diff_weight);
 

@@ -360,7 +360,7 @@ struct ConvPlan {
     }
 
     /// The input's and the weight's gradients (either may be nil, each overwritten, not added to):
-    /// one oneDNN call for both where oneDNN runs, else each pass on its own.
+    /// one oneDNN call for both where oneDNN runs, else the engine's own passes.
     func backward(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                   gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, batch: Int) {
         if !isDepthwise, let dnnl = oneDNN(batch: batch), dnnl.backward(x, gy, w, gx, gw) { return }
@@ -368,9 +368,8 @@ struct ConvPlan {
         if let gw { backwardWeight(x, gy, gw, batch: batch) }
     }
 
-    /// Writes every element of `gx` (oneDNN overwrites it; the other paths add into zeros).
+    /// The engine's own input gradient; writes every element of `gx` (its paths add into zeros).
     func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>, batch: Int) {
-        if !isDepthwise, let dnnl = oneDNN(batch: batch), dnnl.backwardData(gy, w, gx) { return }
         gx.initialize(repeating: 0, count: batch * channels * inputVolume)
         if isDepthwise { return depthwiseBackwardData(gy, w, gx, batch: batch) }
         let P = positions
@@ -388,9 +387,8 @@ struct ConvPlan {
         }
     }
 
-    /// Writes every element of `gw` (oneDNN overwrites it; the other paths add into zeros).
+    /// The engine's own weight gradient; writes every element of `gw` (its paths add into zeros).
     func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>, batch: Int) {
-        if !isDepthwise, let dnnl = oneDNN(batch: batch), dnnl.backwardWeight(x, gy, gw) { return }
         gw.initialize(repeating: 0, count: outputs * kc)
         if isDepthwise { return depthwiseBackwardWeight(x, gy, gw, batch: batch) }
         let P = positions

@@ -94,14 +94,6 @@ struct OneDNNConvolution {
         withUnsafePointer(to: geometry) { g in ran("convolution forward", vip_conv_forward(g, threads, x, w, y)) }
     }
 
-    func backwardData(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>) -> Bool {
-        withUnsafePointer(to: geometry) { g in ran("convolution backward data", vip_conv_backward_data(g, threads, gy, w, gx)) }
-    }
-
-    func backwardWeight(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ gw: UnsafeMutablePointer<Float>) -> Bool {
-        withUnsafePointer(to: geometry) { g in ran("convolution backward weight", vip_conv_backward_weight(g, threads, x, gy, gw)) }
-    }
-
     /// Both backward passes in one call (either output may be nil): the output gradient is
     /// reordered into oneDNN's layout once for the two.
     func backward(_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
