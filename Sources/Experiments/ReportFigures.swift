@@ -202,6 +202,7 @@ public enum ReportFigures {
             }
             means += "\(i + 1)\t\(number(100 * mean(values.map(\.1))))\n"
         }
+        // The key goes below the plot: inside, top right, it covered the ensemble's points.
         let body = """
             set title "Seed spread (\(profile.rawValue) profile)\\n{/*0.8 validation top-1 of every seed (points) and their mean (bar), at each row's own views}"
             set ylabel "validation top-1 (%)"
@@ -214,7 +215,7 @@ public enum ReportFigures {
             \(xtics.isEmpty ? nothing : "plot \"\(name)-means.dat\" using 1:2 with boxes lc rgb \"#3b6fb6\" title \"mean\", \"\(name).dat\" using 1:2 with points pt 7 ps 1.2 lc rgb \"#1d3f73\" title \"one seed\"")
             """
         return figure(name, data: data, extra: ["\(name)-means.dat": means],
-                      preamble: "set key top right\nset grid ytics lc rgb \"#dddddd\"\nset datafile separator \"\\t\"", body: body, size: (1000, 560))
+                      preamble: "set key outside bottom center horizontal\nset grid ytics lc rgb \"#dddddd\"\nset datafile separator \"\\t\"", body: body, size: (1000, 560))
     }
 
     /// The crop and sampling sweep (`reproduce --sweep`): one panel per row, validation top-1
