@@ -51,7 +51,7 @@ public final class MViT: Module, Layer, ShapeTraceable {
 
     /// - Parameter clip: T x H x W of the inputs this model takes (16 x 224 x 224 at paper size).
     public init(inputChannels: Int = 3, classes: Int = 400, width: Double = 1, clip: [Int] = [16, 224, 224],
-                dropout: Float = 0.5, stochasticDepth: Float = 0.2, generator g: inout SeededGenerator) {
+                dropout: Float = 0.5, stochasticDepth: Float = 0.2, layerScale: Float? = nil, generator g: inout SeededGenerator) {
         let d0 = max(1, Int((96 * width).rounded()))
         let settings = MViT.blockSettings(d0: d0)
         // PyTorch's default initialisation for the patch embedding (torchvision leaves it), bias too.
@@ -65,7 +65,7 @@ public final class MViT: Module, Layer, ShapeTraceable {
         var blocks: [MultiscaleBlock] = []
         for (i, cfg) in settings.enumerated() {
             let drop = stochasticDepth * Float(i) / Float(settings.count - 1)
-            blocks.append(MultiscaleBlock(cfg, stochasticDepth: drop, generator: &g))
+            blocks.append(MultiscaleBlock(cfg, stochasticDepth: drop, layerScale: layerScale, generator: &g))
         }
         self.blocks = blocks
         norm = LayerNorm(settings.last!.outputChannels, eps: 1e-6)

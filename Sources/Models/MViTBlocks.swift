@@ -108,8 +108,22 @@ public final class MultiscaleAttention: Module {
     }
 }
 
+/// CaiT's LayerScale (timm's `LayerScale`): a residual branch's output times a learnt per-channel
+/// factor, `gamma`, that starts small, so that a deep block starts close to the identity.
+public final class LayerScale: Module, Layer {
+    public let gamma: Tensor
+
+    public init(_ dim: Int, initialValue: Float) {
+        gamma = Tensor(filling: initialValue, shape: [dim], requiresGrad: true)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x * gamma }
+}
+
 /// One MViT block (torchvision's MultiscaleBlock, v1 settings):
 /// x = pool_skip(x) + drop(attn(norm1(x))); x = project(norm2(x)) or x, + drop(mlp(norm2(x))).
+/// With `layerScale` (not MViT-B's: an option for training at small scale), each branch's output
+/// is scaled per channel by `ls1` / `ls2` before it joins the residual.
 public final class MultiscaleBlock: Module, Stochastic {
     public let pool_skip: AttentionPool?
     public let norm1: LayerNorm
@@ -117,10 +131,12 @@ public final class MultiscaleBlock: Module, Stochastic {
     public let attn: MultiscaleAttention
     public let mlp: Sequential
     public let project: Linear?
+    public let ls1: LayerScale?
+    public let ls2: LayerScale?
     public let stochasticDepth: Float
     private var dropGenerator: SeededGenerator
 
-    init(_ cfg: MViT.BlockConfig, stochasticDepth: Float, generator g: inout SeededGenerator) {
+    init(_ cfg: MViT.BlockConfig, stochasticDepth: Float, layerScale: Float? = nil, generator g: inout SeededGenerator) {
         let dim = cfg.inputChannels
         pool_skip = cfg.strideQ.map { AttentionPool(maxStride: $0) }
         norm1 = LayerNorm(dim, eps: 1e-6)
@@ -133,6 +149,8 @@ public final class MultiscaleBlock: Module, Stochastic {
                           Dropout(0, generator: noDrop)])
         project = dim == cfg.outputChannels ? nil
             : Linear(dim, cfg.outputChannels, initialisation: .truncatedNormal(0.02), generator: &g)
+        ls1 = layerScale.map { LayerScale(dim, initialValue: $0) }
+        ls2 = layerScale.map { LayerScale(cfg.outputChannels, initialValue: $0) }
         self.stochasticDepth = stochasticDepth
         dropGenerator = g.derived("MViT stochastic depth")
     }
@@ -141,7 +159,8 @@ public final class MultiscaleBlock: Module, Stochastic {
 
     func callAsFunction(_ x: Tensor, thw: [Int]) -> (Tensor, [Int]) {
         let (n, l, c) = (x.shape[0], x.shape[1], x.shape[2])
-        let (a, newThw) = attn(norm1(x), thw: thw)
+        var (a, newThw) = attn(norm1(x), thw: thw)
+        if let ls1 { a = ls1(a) }
         var skip = x
         if let pool_skip {
             let pooled = pool_skip(x.reshaped([n, 1, l, c]), thw: thw).0
@@ -150,7 +169,8 @@ public final class MultiscaleBlock: Module, Stochastic {
         let h = skip + a.dropPath(stochasticDepth, training: training, generator: &dropGenerator)
         let hn = norm2(h)
         let residual = project.map { $0(hn) } ?? h
-        return (residual + mlp(hn).dropPath(stochasticDepth, training: training, generator: &dropGenerator), newThw)
+        let branch = ls2.map { $0(mlp(hn)) } ?? mlp(hn)
+        return (residual + branch.dropPath(stochasticDepth, training: training, generator: &dropGenerator), newThw)
     }
 
     func trace(_ input: [Int], thw: [Int], _ t: inout CostTrace, name: String) -> ([Int], [Int]) {
@@ -159,6 +179,9 @@ public final class MultiscaleBlock: Module, Stochastic {
         _ = norm2.trace(a, &t, name: name + ".norm2")
         let out = mlp.trace(a, &t, name: name + ".mlp")
         if let project { _ = project.trace(a, &t, name: name + ".project") }
+        // LayerScale's multiplies are elementwise, not multiply-accumulates: parameters only.
+        if let ls1 { t.add(name + ".ls1", "layer scale", output: a, macs: 0, parameters: ls1.gamma.count) }
+        if let ls2 { t.add(name + ".ls2", "layer scale", output: out, macs: 0, parameters: ls2.gamma.count) }
         return (out, newThw)
     }
 }

@@ -37,16 +37,18 @@ public enum Architecture: String, CaseIterable, Codable, Sendable, CustomStringC
 
 public enum ModelZoo {
     /// Builds a model; `width` scales channels (scaled profiles). `clip` (T x H x W) matters only
-    /// to MViT, whose position embeddings fit one clip size (default: the paper's input).
+    /// to MViT, whose position embeddings fit one clip size (default: the paper's input), and so
+    /// does `layerScale` (CaiT's LayerScale on its blocks' branches; nil: MViT-B as published).
     public static func make(_ architecture: Architecture, inputChannels: Int = 3, classes: Int = 400, width: Double = 1,
-                            clip: [Int]? = nil, generator: inout SeededGenerator) -> any ShapeTraceable & Layer {
+                            clip: [Int]? = nil, layerScale: Float? = nil, generator: inout SeededGenerator) -> any ShapeTraceable & Layer {
         switch architecture {
         case .r3d18: return VideoResNet(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
         case .r3d18TCLR: return VideoResNet(inputChannels: inputChannels, classes: classes, width: width, tclr: true, generator: &generator)
         case .r3d50: return VideoResNet(inputChannels: inputChannels, classes: classes, block: .bottleneck, blocks: [3, 4, 6, 3], width: width, generator: &generator)
         case .r3d50Hara: return HaraResNet(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
         case .i3d: return I3D(inputChannels: inputChannels, classes: classes, width: width, generator: &generator)
-        case .mvitB: return MViT(inputChannels: inputChannels, classes: classes, width: width, clip: clip ?? Array(architecture.defaultInput.dropFirst()), generator: &generator)
+        case .mvitB: return MViT(inputChannels: inputChannels, classes: classes, width: width, clip: clip ?? Array(architecture.defaultInput.dropFirst()),
+                                    layerScale: layerScale, generator: &generator)
         }
     }
 

@@ -47,6 +47,9 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
     public var model: Architecture
     public var modality: InputModality = .rgb
     public var width: Double = 1
+    /// MViT only: CaiT's LayerScale on every block's two branches, starting at this value (not
+    /// MViT-B's; nil, the default, is the reference architecture and leaves the hash unchanged).
+    public var layerScale: Float?
     public var classes: Int
     public var clip: String = "16x2"
     public var shortSide: Int = 128
@@ -144,6 +147,10 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
         guard crop >= 1, shortSide >= crop else { throw fail("crop \(crop) must be at most the short side \(shortSide)") }
         guard width > 0, classes >= 1, augmentedCopies >= 1, threads >= 1 else {
             throw fail("width, classes, copies and threads must be positive")
+        }
+        if let layerScale {
+            guard model == .mvitB else { throw fail("--layer-scale applies to mvit-b's blocks only, not '\(model.rawValue)'") }
+            guard layerScale > 0, layerScale.isFinite else { throw fail("layer scale \(layerScale) must be a positive number") }
         }
         if objective == .tclr {
             guard TCLRNetwork.backbones.contains(model) else {

@@ -16,7 +16,7 @@ public enum TrainingSetup {
         try c.validate()   // the one check of the clip (and the rest), wherever a network is built first
         let clip = c.clipSpec!
         return .classifier(ModelZoo.make(c.model, inputChannels: c.modality.channels, classes: c.classes, width: c.width,
-                                         clip: [clip.frames, c.crop, c.crop], generator: &g))
+                                         clip: [clip.frames, c.crop, c.crop], layerScale: c.layerScale, generator: &g))
     }
 
     public static func modality(_ c: TrainingConfiguration, flowRoot: String?) throws -> Modality {

@@ -23,6 +23,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "rgb (decoded frames) or flow (TV-L1 flow from --flow).") var modality: TrainingConfiguration.InputModality = .rgb
     @Option(help: ArgumentHelp("Extracted flow (`vipbench flow extract --out`), for --modality flow.", valueName: "dir")) var flow: String?
     @Option(help: "Channel-width multiplier of the network (1 = the paper's).") var width: Double = 1
+    @Option(name: .customLong("layer-scale"), help: ArgumentHelp("mvit-b only: CaiT's LayerScale, every block's attention and MLP output scaled per channel by a learnt factor starting at this value (1e-4 in CaiT), so that the blocks start close to identities. Not MViT-B's; at the scaled profiles' sizes its loss falls with it and not without.", valueName: "value"))
+    var layerScale: Float?
     @Option(help: ArgumentHelp("Training clip as FRAMESxSKIP.", valueName: "FxS")) var clip: String = "16x2"
     @Option(name: .customLong("short-side"), help: "Frames are decoded with their short side at this size.") var shortSide: Int = 128
     @Option(help: "Training crop size (square).") var crop: Int = 112
@@ -99,7 +101,7 @@ struct TrainingOptions: ParsableArguments {
                                       parameterGroups: ParameterGroups(weightDecay: weightDecay, noDecayOnOneDimensional: noDecay1D),
                                       schedule: scheduleValue())
         c.objective = objective
-        c.modality = modality; c.width = width; c.clip = clip; c.shortSide = shortSide; c.crop = crop
+        c.modality = modality; c.width = width; c.layerScale = layerScale; c.clip = clip; c.shortSide = shortSide; c.crop = crop
         c.cropKind = cropKind; c.flipProbability = flip ?? 0.5; c.normalisation = normalise
         c.randAugment = randAugment ? RandAugmentConfig() : nil; c.erasingProbability = erasing
         c.augmentedCopies = copies; c.accumulate = accumulate; c.gradientClipNorm = clipGrad
