@@ -118,6 +118,9 @@ public final class LayerScale: Module, Layer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { x * gamma }
+
+    /// `x` scaled by `scale`, or `x` itself where a block has none.
+    static func apply(_ scale: LayerScale?, _ x: Tensor) -> Tensor { scale.map { $0(x) } ?? x }
 }
 
 /// One MViT block (torchvision's MultiscaleBlock, v1 settings):
@@ -159,8 +162,8 @@ public final class MultiscaleBlock: Module, Stochastic {
 
     func callAsFunction(_ x: Tensor, thw: [Int]) -> (Tensor, [Int]) {
         let (n, l, c) = (x.shape[0], x.shape[1], x.shape[2])
-        var (a, newThw) = attn(norm1(x), thw: thw)
-        if let ls1 { a = ls1(a) }
+        let (attended, newThw) = attn(norm1(x), thw: thw)
+        let a = LayerScale.apply(ls1, attended)
         var skip = x
         if let pool_skip {
             let pooled = pool_skip(x.reshaped([n, 1, l, c]), thw: thw).0
@@ -169,8 +172,7 @@ public final class MultiscaleBlock: Module, Stochastic {
         let h = skip + a.dropPath(stochasticDepth, training: training, generator: &dropGenerator)
         let hn = norm2(h)
         let residual = project.map { $0(hn) } ?? h
-        let branch = ls2.map { $0(mlp(hn)) } ?? mlp(hn)
-        return (residual + branch.dropPath(stochasticDepth, training: training, generator: &dropGenerator), newThw)
+        return (residual + LayerScale.apply(ls2, mlp(hn)).dropPath(stochasticDepth, training: training, generator: &dropGenerator), newThw)
     }
 
     func trace(_ input: [Int], thw: [Int], _ t: inout CostTrace, name: String) -> ([Int], [Int]) {

@@ -149,7 +149,7 @@ public struct TrainingConfiguration: Codable, Hashable, Sendable, ResolvedConfig
             throw fail("width, classes, copies and threads must be positive")
         }
         if let layerScale {
-            guard model == .mvitB else { throw fail("--layer-scale applies to mvit-b's blocks only, not '\(model.rawValue)'") }
+            guard model == .mvitB else { throw fail("layer scale applies to mvit-b's blocks only, not '\(model.rawValue)'") }
             guard layerScale > 0, layerScale.isFinite else { throw fail("layer scale \(layerScale) must be a positive number") }
         }
         if objective == .tclr {
