@@ -37,7 +37,7 @@ public enum ReportFigures {
     static func curves(profile: Profile, configurations: [RowConfiguration], outcomes: [Runner.Outcome], chance: Double) -> Gnuplot.Figure {
         let name = "curves-\(profile.rawValue)"
         var data = "# epoch (1-based)\tmean loss\tlr\tvalidation top-1 (%, NaN when not validated)\tseeds\n"
-        var blocks: [(stage: String, index: Int, title: String)] = []
+        var blocks: [(stage: String, index: Int, row: Int, title: String)] = []
         for stage in ["pretrain", "train"] {
             for c in configurations {
                 let runs = outcomes.filter { $0.key == rowKey(c.row) && $0.failure == nil }.compactMap { $0.curves[stage] }.filter { !$0.isEmpty }
@@ -51,16 +51,19 @@ public enum ReportFigures {
                         + "\(top1.count == records.count ? number(100 * mean(top1)) : "NaN")\t\(records.count)\n"
                 }
                 data += "\n\n"
-                blocks.append((stage, blocks.count, "row \(c.row.rawValue): \(label(c))"))
+                blocks.append((stage, blocks.count, c.row.rawValue, "row \(c.row.rawValue): \(label(c))"))
             }
         }
+        // A row keeps its colour (line type = row number) in every panel, so the validation panel
+        // needs no key of its own: its rising curves would run under one.
         func plot(_ stage: String, column: String) -> String {
-            let parts = blocks.filter { $0.stage == stage }.map { "\"\(name).dat\" index \($0.index) using 1:\(column) with linespoints pt 7 ps 0.5 title \(Gnuplot.quoted($0.title))" }
+            let parts = blocks.filter { $0.stage == stage }.map { "\"\(name).dat\" index \($0.index) using 1:\(column) with linespoints lt \($0.row) pt 7 ps 0.5 title \(Gnuplot.quoted($0.title))" }
             return parts.isEmpty ? nothing : "plot " + parts.joined(separator: ", \\\n     ")
         }
         let body = """
             set autoscale y
             unset arrow 1
+            set key top right font ",9"
             set multiplot layout 1,3 title "Training curves (\(profile.rawValue) profile, mean over seeds)"
             set xlabel "epoch"
             set ylabel "TCLR loss"
@@ -70,14 +73,15 @@ public enum ReportFigures {
             set title "training / fine-tuning"
             \(plot("train", column: "2"))
             set ylabel "validation top-1 (%)"
-            set title "validation (centre crop, middle clip)"
+            set title "validation (centre crop, middle clip)\\n{/*0.8 colours as in the middle panel}"
             set yrange [0:100]
+            unset key
             set arrow 1 from graph 0, first \(chance) to graph 1, first \(chance) nohead dt 2 lc rgb "#888888"
             \(plot("train", column: "4"))
             unset arrow 1
             unset multiplot
             """
-        return figure(name, data: data, preamble: "set key top right font \",9\"\nset grid lc rgb \"#dddddd\"", body: body, size: (1500, 520))
+        return figure(name, data: data, preamble: "set grid lc rgb \"#dddddd\"", body: body, size: (1500, 520))
     }
 
     /// Validation top-1 against GMACs per video (views x GMACs per view), one line per row
@@ -86,7 +90,7 @@ public enum ReportFigures {
                      gmacs: [Table1Row: Double], chance: Double) -> Gnuplot.Figure {
         let name = "cost-\(profile.rawValue)"
         var data = "# GMACs per video\tvalidation top-1 (% mean over seeds)\tviews\tseeds\n"
-        var blocks: [(Int, String)] = []
+        var blocks: [(Int, String, Int)] = []
         for c in configurations {
             guard let g = gmacs[c.row], g.isFinite else { continue }
             let rows = outcomes.filter { $0.key == rowKey(c.row) && $0.failure == nil }
@@ -101,9 +105,9 @@ public enum ReportFigures {
                 data += "\(number(g * Double(views)))\t\(number(100 * mean(v)))\t\(s)\t\(v.count)\n"
             }
             data += "\n\n"
-            blocks.append((blocks.count, "row \(c.row.rawValue): \(label(c))"))
+            blocks.append((blocks.count, "row \(c.row.rawValue): \(label(c))", c.row.rawValue))
         }
-        let lines = blocks.map { "\"\(name).dat\" index \($0.0) using 1:2 with linespoints pt 7 ps 0.8 title \(Gnuplot.quoted($0.1))" }
+        let lines = blocks.map { "\"\(name).dat\" index \($0.0) using 1:2 with linespoints lt \($0.2) pt 7 ps 0.8 title \(Gnuplot.quoted($0.1))" }
             + blocks.map { "\"\(name).dat\" index \($0.0) using 1:2:3 with labels offset 0,0.8 font \",8\" notitle" }
         let body = """
             set title "Accuracy against test cost (\(profile.rawValue) profile)\\n{/*0.8 each row's view schemes (crops x clips) from one scores file; GMACs per video = views x GMACs per view}"

@@ -52,6 +52,14 @@ final class ReportFiguresTests: XCTestCase {
         XCTAssertEqual(r[1], ["1", "2.2", "0.05", "20", "2"])          // row 6 epoch 1: mean of 2.3 and 2.1, of 10 % and 30 %
         XCTAssertEqual(r[2], ["2", "2", "0.05", "30", "2"])
         XCTAssertEqual(r[3], ["1", "2", "0.05", "50", "1"])            // row 7: the failed seed has no curve
+        // A row has one colour (line type = row number) in every panel; the validation panel has no key.
+        let script = f?.script ?? ""
+        XCTAssert(script.contains("index 0 using 1:2 with linespoints lt 7 "), script)   // row 7 pretraining
+        XCTAssert(script.contains("index 1 using 1:2 with linespoints lt 6 "), script)   // row 6 training
+        XCTAssert(script.contains("index 2 using 1:4 with linespoints lt 7 "), script)   // row 7 validation
+        // Both renders (PNG, SVG) run the same body: each sets the key again before unsetting it.
+        XCTAssertEqual(script.components(separatedBy: "unset key").count - 1, 2, script)
+        XCTAssertEqual(script.components(separatedBy: "set key top right").count - 1, 2, script)
     }
 
     func testCostPutsEachViewSchemeAtItsGMACsPerVideo() {
