@@ -4,8 +4,9 @@
 // first-place entry of the VIPriors 2021 action-recognition challenge.
 //
 // Module map (dependencies point one way, left to right):
-//   CBLAS, CDNNL <- Engine  (tensors, ops, autodiff; products through cblas_sgemm, ungrouped
-//              convolutions through oneDNN behind CDNNL's C face) <- Models
+//   CBLAS, CDNNL, CVectorMath <- Engine  (tensors, ops, autodiff; products through cblas_sgemm, ungrouped
+//              convolutions through oneDNN behind CDNNL's C face; softmax and GELU loops in C picked by
+//              CPU at run time) <- Models
 //   CFFmpeg <- Media   (FFmpeg decode/encode) <- Flow (TV-L1, flow files) <- Data (datasets, samplers,
 //              transforms, loader, synthetic set)
 //   CSQLite <- Store   (the versioned SQLite results store)
@@ -50,7 +51,11 @@ let package = Package(
         // oneDNN's convolutions behind a small C face (C++ inside): Debian's libdnnl-dev.
         .target(name: "CDNNL", path: "Sources/CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
-        .target(name: "Engine", dependencies: ["CBLAS", "CDNNL"], swiftSettings: swiftSettings),
+        // The engine's exp-heavy elementwise loops (softmax, GELU) in C, compiled for AVX-512, AVX2
+        // and baseline x86-64 and picked at run time, with the Swift loops' exact arithmetic.
+        .target(name: "CVectorMath", path: "Sources/CVectorMath"),
+
+        .target(name: "Engine", dependencies: ["CBLAS", "CDNNL", "CVectorMath"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Engine", "Safetensors"], swiftSettings: swiftSettings),
         .target(name: "Media", dependencies: ["CFFmpeg"], swiftSettings: swiftSettings),
         .target(name: "Flow", dependencies: ["Media"], swiftSettings: swiftSettings),
