@@ -100,22 +100,30 @@ static inline __attribute__((always_inline)) void softmax_body(const float *rest
     }
 }
 
-#define VIP_INSTANCES(suffix, attr)                                                                             \
+// One table of kernels per width; the dispatch below reads the chosen table, so adding a kernel
+// is one line in VIP_INSTANCES and one entry in the table type.
+typedef struct {
+    int width;
+    void (*gelu)(const float *, float *, long);
+    void (*gelu_backward)(const float *, const float *, float *, long);
+    void (*softmax)(const float *, float *, long, long);
+} kernels;
+
+#define VIP_INSTANCES(suffix, bits, attr)                                                                       \
     attr static void gelu_##suffix(const float *x, float *y, long n) { gelu_body(x, y, n); }                   \
     attr static void gelu_backward_##suffix(const float *x, const float *g, float *d, long n) {                 \
         gelu_backward_body(x, g, d, n);                                                                         \
     }                                                                                                           \
-    attr static void softmax_##suffix(const float *x, float *y, long rows, long d) { softmax_body(x, y, rows, d); }
+    attr static void softmax_##suffix(const float *x, float *y, long rows, long d) { softmax_body(x, y, rows, d); } \
+    static const kernels kernels_##suffix = {bits, gelu_##suffix, gelu_backward_##suffix, softmax_##suffix};
 
 #if defined(__x86_64__)
-VIP_INSTANCES(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
-VIP_INSTANCES(avx2, __attribute__((target("avx2,fma"))))
+VIP_INSTANCES(avx512, 512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+VIP_INSTANCES(avx2, 256, __attribute__((target("avx2,fma"))))
 #endif
-VIP_INSTANCES(base, )
+VIP_INSTANCES(base, 128, )
 
-static int chosen_width = 0;
-
-static int widest_width(void) {
+int vip_vecmath_widest(void) {
     int w = 128;
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -125,46 +133,36 @@ static int widest_width(void) {
     return w;
 }
 
+static const kernels *table_for(int w) {
+#if defined(__x86_64__)
+    if (w == 512) return &kernels_avx512;
+    if (w == 256) return &kernels_avx2;
+#endif
+    return &kernels_base;
+}
+
+static const kernels *chosen = 0;   // set on first use; only tests change it later
+
+static const kernels *current(void) {
+    const kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+    if (!k) {
+        k = table_for(vip_vecmath_widest());
+        __atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
+    }
+    return k;
+}
+
+int vip_vecmath_width(void) { return current()->width; }
+
 int vip_vecmath_use_width(int w) {
-    if ((w != 128 && w != 256 && w != 512) || w > widest_width()) return -1;
+    if ((w != 128 && w != 256 && w != 512) || w > vip_vecmath_widest()) return -1;
     int before = vip_vecmath_width();
-    __atomic_store_n(&chosen_width, w, __ATOMIC_RELAXED);
+    __atomic_store_n(&chosen, table_for(w), __ATOMIC_RELEASE);
     return before;
 }
 
-int vip_vecmath_width(void) {
-    if (__atomic_load_n(&chosen_width, __ATOMIC_RELAXED) == 0) {
-        __atomic_store_n(&chosen_width, widest_width(), __ATOMIC_RELAXED);
-    }
-    return __atomic_load_n(&chosen_width, __ATOMIC_RELAXED);
-}
+void vip_gelu(const float *x, float *y, long n) { current()->gelu(x, y, n); }
 
-void vip_gelu(const float *x, float *y, long n) {
-    switch (vip_vecmath_width()) {
-#if defined(__x86_64__)
-    case 512: gelu_avx512(x, y, n); return;
-    case 256: gelu_avx2(x, y, n); return;
-#endif
-    default: gelu_base(x, y, n);
-    }
-}
+void vip_gelu_backward(const float *x, const float *g, float *d, long n) { current()->gelu_backward(x, g, d, n); }
 
-void vip_gelu_backward(const float *x, const float *g, float *d, long n) {
-    switch (vip_vecmath_width()) {
-#if defined(__x86_64__)
-    case 512: gelu_backward_avx512(x, g, d, n); return;
-    case 256: gelu_backward_avx2(x, g, d, n); return;
-#endif
-    default: gelu_backward_base(x, g, d, n);
-    }
-}
-
-void vip_softmax_rows(const float *x, float *y, long rows, long d) {
-    switch (vip_vecmath_width()) {
-#if defined(__x86_64__)
-    case 512: softmax_avx512(x, y, rows, d); return;
-    case 256: softmax_avx2(x, y, rows, d); return;
-#endif
-    default: softmax_base(x, y, rows, d);
-    }
-}
+void vip_softmax_rows(const float *x, float *y, long rows, long d) { current()->softmax(x, y, rows, d); }

@@ -9,11 +9,7 @@ import XCTest
 /// ReferenceTests and GradientTests.
 final class VectorMathTests: XCTestCase {
     /// Every kernel width this CPU runs (at least the baseline's).
-    var widths: [Int32] { [128, 256, 512].filter { w in
-        let before = vip_vecmath_use_width(w)
-        if before > 0 { _ = vip_vecmath_use_width(before) }
-        return before > 0
-    } }
+    var widths: [Int32] { [128, 256, 512].filter { $0 <= vip_vecmath_widest() } }
 
     /// Runs `body` once per supported width, then restores the widest.
     func forEachWidth(_ body: (Int32) throws -> Void) rethrows {
@@ -105,4 +101,21 @@ final class VectorMathTests: XCTestCase {
         XCTAssertEqual(vip_vecmath_use_width(384), -1)
         XCTAssertEqual(vip_vecmath_width(), widths.last)
     }
+}
+
+/// The largest of n floats (n >= 1), eight lanes at a time: Softmax.swift's row maximum before the
+/// C kernel took it over.
+private func laneMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>(repeating: -.infinity)
+    var k = 0
+    let raw = UnsafeRawPointer(p)
+    while k + 8 <= n {
+        let v = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+        acc.replace(with: v, where: v .> acc)
+        k += 8
+    }
+    var m = -Float.infinity
+    for j in 0..<8 { m = max(m, acc[j]) }
+    while k < n { m = max(m, p[k]); k += 1 }
+    return m
 }

@@ -8,8 +8,11 @@
 extern "C" {
 #endif
 
-/// The widest kernel set this CPU runs: 512 (AVX-512F), 256 (AVX2) or 128 (baseline SSE2).
+/// The width of the kernels in use: the widest this CPU runs unless a test chose another.
 int vip_vecmath_width(void);
+
+/// The widest kernel set this CPU runs: 512 (AVX-512F/DQ/VL), 256 (AVX2 + FMA) or 128 (baseline SSE2).
+int vip_vecmath_widest(void);
 
 /// Tests only: use the kernels of width w (128, 256 or 512) from now on, if the CPU runs them.
 /// Returns the width in use before, or -1 (nothing changed) when the CPU does not run width w.

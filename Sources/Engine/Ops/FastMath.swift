@@ -1,5 +1,7 @@
 // exp and erf as plain arithmetic (no libm calls), so loops over them vectorise. Softmax and
-// GELU spend most of their time here in a transformer.
+// GELU now run the same arithmetic in C (Sources/CVectorMath, at the CPU's vector width); these
+// Swift forms define it: GELUFunction's scalar value and gradient use them, and VectorMathTests
+// holds the C kernels to them bit for bit.
 
 /// e^x for Float: Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial, the
 /// exponent set by bits). Relative error under 2e-7 against expf; inputs below -87.3 give

@@ -160,20 +160,3 @@ func laneSumOfSquares(_ p: UnsafePointer<Float>, _ n: Int, minus mu: Float) -> F
     while k < n { let t = p[k] - mu; s += t * t; k += 1 }
     return s
 }
-
-/// The largest of n floats (n >= 1), eight lanes at a time.
-@inline(__always)
-func laneMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>(repeating: -.infinity)
-    var k = 0
-    let raw = UnsafeRawPointer(p)
-    while k + 8 <= n {
-        let v = raw.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
-        acc.replace(with: v, where: v .> acc)
-        k += 8
-    }
-    var m = -Float.infinity
-    for j in 0..<8 { m = max(m, acc[j]) }
-    while k < n { m = max(m, p[k]); k += 1 }
-    return m
-}
