@@ -27,6 +27,22 @@ void vip_gelu_backward(const float *x, const float *g, float *d, long n);
 /// Softmax of `rows` rows of length d each (row-major; x and y may not alias).
 void vip_softmax_rows(const float *x, float *y, long rows, long d);
 
+// Batch norm over `count` planes of n values (plane i at x + i stride), sums in Double over four
+// lanes in a fixed order (vip_vecmath.c), planes added in order.
+/// Sum of x.
+double vip_bn_channel_sum(const float *x, long count, long stride, long n);
+/// Sum of (x - mu)^2.
+double vip_bn_channel_squares(const float *x, long count, long stride, long n, double mu);
+/// One plane: y = ((x - mu) s) g + b, or max of that and 0 when relu != 0.
+void vip_bn_apply(const float *x, float *y, long n, float mu, float s, float g, float b, int relu);
+/// Sums of g' and g' (x - mu) s over the planes, g' = g where y > 0 and 0 elsewhere (y: the fused
+/// ReLU's output) or g (y null).
+void vip_bn_gradient_sums(const float *g, const float *x, const float *y, long count, long stride, long n, float mu, float s,
+                          double *sum_g, double *sum_gx);
+/// One plane of a training batch norm's input gradient: dx = k1 ((g' - mg) - ((x - mu) s) mgx).
+void vip_bn_input_gradient(const float *g, const float *x, const float *y, float *dx, long n, float k1, float mg, float mgx,
+                           float mu, float s);
+
 #ifdef __cplusplus
 }
 #endif

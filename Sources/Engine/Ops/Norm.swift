@@ -1,4 +1,5 @@
 // Batch normalisation and layer normalisation.
+import CVectorMath
 
 extension Tensor {
     /// Batch normalisation over dimension 1 (N x C x ...), PyTorch's semantics.
@@ -28,18 +29,13 @@ extension Tensor {
                 // Two passes, as below: the global mean first, then the centred squares about it.
                 let xb = x.baseAddress!
                 var sums = [Double](repeating: 0, count: c + 1)
-                for ch in 0..<c {
-                    for i in 0..<n { sums[ch] += doubleLaneSum(xb + (i * c + ch) * inner, inner) }
-                }
+                for ch in 0..<c { sums[ch] = vip_bn_channel_sum(xb + ch * inner, n, c * inner, inner) }
                 sums[c] = Double(n * inner)
                 sync.allSum(&sums)
                 let total = sums[c]
                 m = Int(total)
                 var squares = [Double](repeating: 0, count: c)
-                for ch in 0..<c {
-                    let mu = sums[ch] / total
-                    for i in 0..<n { squares[ch] += doubleLaneSumOfSquares(xb + (i * c + ch) * inner, inner, minus: mu) }
-                }
+                for ch in 0..<c { squares[ch] = vip_bn_channel_squares(xb + ch * inner, n, c * inner, inner, sums[ch] / total) }
                 sync.allSum(&squares)
                 for ch in 0..<c {
                     mean[ch] = Float(sums[ch] / total)
@@ -56,11 +52,10 @@ extension Tensor {
                         let (mb, vb, xb) = (mp.baseAddress!, vp.baseAddress!, x.baseAddress!)
                         Parallel.forEach(c, minimumChunk: 1) { range in
                             for ch in range {
-                                var s = 0.0
-                                for i in 0..<n { s += doubleLaneSum(xb + (i * c + ch) * inner, inner) }
-                                let mu = s / Double(m)
-                                var v = 0.0
-                                for i in 0..<n { v += doubleLaneSumOfSquares(xb + (i * c + ch) * inner, inner, minus: mu) }
+                                // Sums in Double lanes in a fixed order (CVectorMath), the same at
+                                // any thread count and vector width.
+                                let mu = vip_bn_channel_sum(xb + ch * inner, n, c * inner, inner) / Double(m)
+                                let v = vip_bn_channel_squares(xb + ch * inner, n, c * inner, inner, mu)
                                 mb[ch] = Float(mu)
                                 vb[ch] = Float(v / Double(m))
                             }
@@ -90,14 +85,7 @@ extension Tensor {
                 Parallel.forEach(n * c, minimumChunk: max(1, 16384 / max(inner, 1))) { range in
                     for plane in range {
                         let ch = plane % c, base = plane * inner
-                        let (mu, s, g, b) = (mean[ch], invStd[ch], gamma[ch], beta[ch])
-                        // Pointers moved to the plane: indices without overflow checks vectorise.
-                        let (xi, yo) = (x + base, y + base)
-                        if relu {
-                            for k in 0..<inner { yo[k] = max((xi[k] - mu) * s * g + b, 0) }
-                        } else {
-                            for k in 0..<inner { yo[k] = (xi[k] - mu) * s * g + b }
-                        }
+                        vip_bn_apply(x + base, y + base, inner, mean[ch], invStd[ch], gamma[ch], beta[ch], relu ? 1 : 0)
                     }
                 }
             }
@@ -124,13 +112,8 @@ extension Tensor {
                                 Parallel.forEach(c, minimumChunk: 1) { range in
                                     for ch in range {
                                         var a = 0.0, b = 0.0
-                                        let (mu, s) = (mean[ch], invStd[ch])
-                                        for i in 0..<n {
-                                            let base = (i * c + ch) * inner
-                                            let (sums, products) = gradientLaneSums(gg + base, xx + base, inner, mean: mu, invStd: s,
-                                                                                    through: yy.map { $0 + base })
-                                            a += sums; b += products
-                                        }
+                                        let o = ch * inner
+                                        vip_bn_gradient_sums(gg + o, xx + o, yy.map { $0 + o }, n, c * inner, inner, mean[ch], invStd[ch], &a, &b)
                                         sa[ch] = Float(a); sb[ch] = Float(b)
                                     }
                                 }
@@ -159,9 +142,8 @@ extension Tensor {
                                         // Pointers moved to the plane: indices without overflow checks vectorise.
                                         let (gi, xi, di) = (gg + base, xx + base, dx + base)
                                         if training {
-                                            let (mg, mgx, mu, s) = (sumG[ch] / Float(m), sumGX[ch] / Float(m), mean[ch], invStd[ch])
-                                            batchNormInputGradient(gi, xi, through: yy.map { $0 + base }, into: di, inner, k1: k1,
-                                                                   meanGradient: mg, meanGradientX: mgx, mean: mu, invStd: s)
+                                            vip_bn_input_gradient(gi, xi, yy.map { $0 + base }, di, inner, k1, sumG[ch] / Float(m),
+                                                                  sumGX[ch] / Float(m), mean[ch], invStd[ch])
                                         } else if let yy {
                                             let yi = yy + base
                                             for k in 0..<inner { di[k] = k1 * (yi[k] > 0 ? gi[k] : 0) }
@@ -255,85 +237,5 @@ extension Tensor {
                 input.accumulateGrad(gx)
             }
         }
-    }
-}
-
-/// The sum of n floats in Double, four lanes in a fixed order.
-@inline(__always)
-func doubleLaneSum(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
-    var acc = SIMD4<Double>(repeating: 0)
-    var k = 0
-    while k + 4 <= n {
-        acc += SIMD4<Double>(Double(p[k]), Double(p[k + 1]), Double(p[k + 2]), Double(p[k + 3]))
-        k += 4
-    }
-    var s = (acc[0] + acc[1]) + (acc[2] + acc[3])
-    while k < n { s += Double(p[k]); k += 1 }
-    return s
-}
-
-/// The sum of (p[k] - mu)^2 in Double, four lanes in a fixed order.
-@inline(__always)
-func doubleLaneSumOfSquares(_ p: UnsafePointer<Float>, _ n: Int, minus mu: Double) -> Double {
-    var acc = SIMD4<Double>(repeating: 0)
-    let m = SIMD4<Double>(repeating: mu)
-    var k = 0
-    while k + 4 <= n {
-        let d = SIMD4<Double>(Double(p[k]), Double(p[k + 1]), Double(p[k + 2]), Double(p[k + 3])) - m
-        acc += d * d
-        k += 4
-    }
-    var s = (acc[0] + acc[1]) + (acc[2] + acc[3])
-    while k < n { let d = Double(p[k]) - mu; s += d * d; k += 1 }
-    return s
-}
-
-/// Batch norm's backward sums over one plane: sum g and sum g x-hat (x-hat = (x - mean) invStd,
-/// in Float as the forward pass computes it), in Double, four lanes in a fixed order.
-@inline(__always)
-func gradientLaneSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, mean mu: Float, invStd s: Float,
-                      through y: UnsafePointer<Float>? = nil) -> (Double, Double) {
-    var a = SIMD4<Double>(repeating: 0), b = SIMD4<Double>(repeating: 0)
-    var k = 0
-    while k + 4 <= n {
-        var gv = SIMD4<Float>(g[k], g[k + 1], g[k + 2], g[k + 3])
-        if let y { gv.replace(with: 0, where: .!(SIMD4<Float>(y[k], y[k + 1], y[k + 2], y[k + 3]) .> 0)) }
-        let xv = SIMD4<Float>(x[k], x[k + 1], x[k + 2], x[k + 3])
-        let p = gv * ((xv - SIMD4(repeating: mu)) * SIMD4(repeating: s))
-        a += SIMD4<Double>(Double(gv[0]), Double(gv[1]), Double(gv[2]), Double(gv[3]))
-        b += SIMD4<Double>(Double(p[0]), Double(p[1]), Double(p[2]), Double(p[3]))
-        k += 4
-    }
-    var sa = (a[0] + a[1]) + (a[2] + a[3]), sb = (b[0] + b[1]) + (b[2] + b[3])
-    while k < n {
-        let gk = y.map { $0[k] > 0 } ?? true ? g[k] : 0
-        sa += Double(gk); sb += Double(gk * ((x[k] - mu) * s)); k += 1
-    }
-    return (sa, sb)
-}
-
-/// A training batch norm's input gradient over one plane of n values,
-/// dx = k1 (g' - mg - ((x - mu) s) mgx), where g' is g zeroed where !(y > 0) (the fused ReLU's
-/// gradient) or g itself when y is nil. Eight lanes at a time (a masked load does not vectorise as
-/// a scalar loop), with the same operations per element as the scalar tail.
-@inline(__always)
-func batchNormInputGradient(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, through y: UnsafePointer<Float>?,
-                            into dx: UnsafeMutablePointer<Float>, _ n: Int, k1: Float, meanGradient mg: Float,
-                            meanGradientX mgx: Float, mean mu: Float, invStd s: Float) {
-    let (rg, rx, rd) = (UnsafeRawPointer(g), UnsafeRawPointer(x), UnsafeMutableRawPointer(dx))
-    let (vk1, vmg, vmgx, vmu, vs) = (SIMD8<Float>(repeating: k1), SIMD8<Float>(repeating: mg), SIMD8<Float>(repeating: mgx),
-                                     SIMD8<Float>(repeating: mu), SIMD8<Float>(repeating: s))
-    var k = 0
-    while k + 8 <= n {
-        var gv = rg.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
-        if let y { gv.replace(with: 0, where: .!(UnsafeRawPointer(y).loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self) .> 0)) }
-        let xv = rx.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
-        rd.storeBytes(of: vk1 * (gv - vmg - ((xv - vmu) * vs) * vmgx), toByteOffset: k * 4, as: SIMD8<Float>.self)
-        k += 8
-    }
-    while k < n {
-        let gk = y.map { $0[k] > 0 } ?? true ? g[k] : 0
-        dx[k] = k1 * (gk - mg - ((x[k] - mu) * s) * mgx)
-        k += 1
     }
 }
