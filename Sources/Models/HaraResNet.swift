@@ -38,7 +38,7 @@ public final class HaraResNet: Module, Layer, ShapeTraceable {
     static let pool = (kernel: [3, 3, 3], stride: [2, 2, 2], padding: Padding3D.symmetric([1, 1, 1]))
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = bn1(conv1(x)).relu().maxPool3d(kernel: HaraResNet.pool.kernel, stride: HaraResNet.pool.stride, padding: HaraResNet.pool.padding)
+        var h = bn1(conv1(x), relu: true).maxPool3d(kernel: HaraResNet.pool.kernel, stride: HaraResNet.pool.stride, padding: HaraResNet.pool.padding)
         for (_, s) in stages { for b in s { h = b(h) } }
         return fc(h.adaptiveAvgPool3d([1, 1, 1]).flattened())
     }
@@ -70,8 +70,8 @@ public final class HaraBottleneck: Module, Layer, ShapeTraceable {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let r = downsample.map { $0(x) } ?? x
-        let h = bn3(conv3(bn2(conv2(bn1(conv1(x)).relu())).relu()))
-        return (h + r).relu()
+        let h = bn3(conv3(bn2(conv2(bn1(conv1(x), relu: true)), relu: true)))
+        return h.addingReLU(r)
     }
 
     public func trace(_ input: [Int], _ t: inout CostTrace, name: String) -> [Int] {

@@ -117,8 +117,8 @@ public final class Unit3D: Module, Layer, ShapeTraceable {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var h = conv3d(x)
-        if let bn { h = bn(h) }
+        let h = conv3d(x)
+        if let bn { return bn(h, relu: activation) }   // batch norm and ReLU in one pass
         return activation ? h.relu() : h
     }
 

@@ -113,7 +113,7 @@ public final class ResidualBlock: Module, Layer, ShapeTraceable {
         let residual = downsample.map { $0(x) } ?? x
         var h = conv2(conv1(x))
         if let conv3 { h = conv3(h) }
-        return (h + residual).relu()
+        return h.addingReLU(residual)
     }
 
     public func trace(_ input: [Int], _ t: inout CostTrace, name: String) -> [Int] {

@@ -24,6 +24,24 @@ final class FusedOpsTests: XCTestCase {
         }
     }
 
+    func testAddingReLUEqualsSumThenReLU() {
+        let a = randomTensor([2, 3, 4, 5], seed: 51)
+        var bData = randomTensor([2, 3, 4, 5], seed: 52).data
+        for k in stride(from: 0, to: bData.count, by: 7) { bData[k] = -a.data[k] }   // sums of exactly 0
+        let upstream = randomTensor([2, 3, 4, 5], seed: 53)
+        func run(fused: Bool) -> [[Float]] {
+            let x = Tensor(shape: a.shape, data: a.data, requiresGrad: true), r = Tensor(shape: a.shape, data: bData, requiresGrad: true)
+            let y = fused ? x.addingReLU(r) : (x + r).relu()
+            (y * upstream).sum().backward()
+            return [y.data, x.grad!, r.grad!]
+        }
+        let (fused, apart) = (run(fused: true), run(fused: false))
+        XCTAssertTrue(fused[0].contains(0) && fused[0].contains { $0 > 0 }, "the ReLU cuts some outputs")
+        XCTAssertEqual(fused[1][0], 0, "no gradient where the sum is exactly 0")
+        XCTAssertEqual(fused[1][1], a.data[1] + bData[1] > 0 ? upstream.data[1] : 0)
+        for (x, y) in zip(fused, apart) { XCTAssertEqual(x.map(\.bitPattern), y.map(\.bitPattern)) }
+    }
+
     func testSequentialFusesBatchNormAndReLU() {
         var g = SeededGenerator(seed: 5)
         let conv = Conv3d(2, 3, kernel: [3, 3, 3], padding: [1, 1, 1], generator: &g)

@@ -21,6 +21,48 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
     }
 }
 
+extension Tensor {
+    /// max(self + other, 0) in one pass, for a residual block's sum and ReLU: the values and
+    /// gradients of `(self + other).relu()` without the sum's buffer and the passes over it.
+    public func addingReLU(_ other: Tensor) -> Tensor {
+        precondition(shape == other.shape, "addingReLU: shapes \(shape) and \(other.shape)")
+        var out = uninitializedFloats(count)
+        data.withUnsafeBufferPointer { ap in
+            other.data.withUnsafeBufferPointer { bp in
+                out.withUnsafeMutableBufferPointer { op in
+                    let (a, b, y) = (ap.baseAddress!, bp.baseAddress!, op.baseAddress!)
+                    Parallel.forEach(count, minimumChunk: 1 << 15) { r in
+                        // Pointers moved to the range: indices without overflow checks vectorise.
+                        let (ai, bi, yi) = (a + r.lowerBound, b + r.lowerBound, y + r.lowerBound)
+                        for k in 0..<r.count { yi[k] = max(ai[k] + bi[k], 0) }
+                    }
+                }
+            }
+        }
+        let (a, b) = (self, other)
+        return Autograd.record(Tensor(shape: shape, data: out), inputs: [self, other]) { r in
+            // The ReLU's gradient, read from the output: y > 0 exactly where the sum is.
+            var gx = uninitializedFloats(r.count)
+            r.data.withUnsafeBufferPointer { yp in
+                r.grad!.withUnsafeBufferPointer { gp in
+                    gx.withUnsafeMutableBufferPointer { dp in
+                        let (y, g, d) = (yp.baseAddress!, gp.baseAddress!, dp.baseAddress!)
+                        Parallel.forEach(r.count, minimumChunk: 1 << 15) { range in
+                            let (yi, gi, di) = (y + range.lowerBound, g + range.lowerBound, d + range.lowerBound)
+                            for k in 0..<range.count {
+                                let (yk, gk) = (yi[k], gi[k])   // both loaded, so that the select vectorises
+                                di[k] = yk > 0 ? gk : 0
+                            }
+                        }
+                    }
+                }
+            }
+            a.accumulateGrad(gx)
+            b.accumulateGrad(gx)
+        }
+    }
+}
+
 public func - (a: Tensor, b: Tensor) -> Tensor {
     let (shape, out) = broadcastBinary(a, b, -)
     return Autograd.record(Tensor(shape: shape, data: out), inputs: [a, b]) { r in
