@@ -47,6 +47,17 @@ extension Tensor {
         }
     }
 
+    /// Adds a gradient that is zero outside some of this tensor's elements (a slice's, one head's)
+    /// without materialising the zeros: `body` gets the gradient buffer and whether it was just
+    /// allocated (zero-filled), in which case it should store its values rather than add them, as
+    /// `accumulateGrad` stores a first gradient (so a -0 stays -0).
+    func accumulateGrad(region body: (UnsafeMutablePointer<Float>, _ fresh: Bool) -> Void) {
+        guard requiresGrad else { return }
+        let fresh = grad == nil
+        if fresh { grad = [Float](repeating: 0, count: data.count) }
+        grad!.withUnsafeMutableBufferPointer { body($0.baseAddress!, fresh) }
+    }
+
     /// Back-propagates from this tensor (a scalar loss, or with an explicit seed gradient).
     ///
     /// As PyTorch's default (`retain_graph=False`), the graph is consumed on the way: once an op's

@@ -79,10 +79,10 @@ public final class MultiscaleAttention: Module {
     }
 
     func callAsFunction(_ x: Tensor, thw: [Int]) -> (Tensor, [Int]) {
-        let (n, l) = (x.shape[0], x.shape[1])
-        // qkv's output channels are (q|k|v) x heads x headDim: split to 3 x N x heads x L x headDim.
-        let all = qkv(x).reshaped([n, l, 3, heads, headDim]).permuted([2, 0, 3, 1, 4])
-        func part(_ i: Int) -> Tensor { all.sliced(axis: 0, i, i + 1).reshaped([n, heads, l, headDim]) }
+        let n = x.shape[0]
+        // qkv's output channels are (q|k|v) x heads x headDim: each part as N x heads x L x headDim.
+        let all = qkv(x)
+        func part(_ i: Int) -> Tensor { all.attentionHeads(part: i, of: 3, heads: heads) }
         let k = pool_k(part(1), thw: thw).0
         let v = pool_v(part(2), thw: thw).0
         var q = part(0), qThw = thw

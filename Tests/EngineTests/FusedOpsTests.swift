@@ -42,6 +42,24 @@ final class FusedOpsTests: XCTestCase {
         for (x, y) in zip(fused, apart) { XCTAssertEqual(x.map(\.bitPattern), y.map(\.bitPattern)) }
     }
 
+    func testAttentionHeadsEqualPermuteThenSlice() {
+        let (n, l, heads, d) = (2, 7, 3, 5)
+        let packed = randomTensor([n, l, 3 * heads * d], seed: 61)
+        let upstream = (0..<3).map { randomTensor([n, heads, l, d], seed: 62 + UInt64($0)) }
+        func run(fused: Bool) -> [[Float]] {
+            let x = Tensor(shape: packed.shape, data: packed.data, requiresGrad: true)
+            let all = x.reshaped([n, l, 3, heads, d]).permuted([2, 0, 3, 1, 4])
+            let parts = (0..<3).map { i in
+                fused ? x.attentionHeads(part: i, of: 3, heads: heads) : all.sliced(axis: 0, i, i + 1).reshaped([n, heads, l, d])
+            }
+            zip(parts, upstream).map { ($0 * $1).sum() }.reduce(Tensor(zeros: []), +).backward()
+            return parts.map(\.data) + [x.grad!]
+        }
+        let (fused, apart) = (run(fused: true), run(fused: false))
+        XCTAssertEqual(fused[1][0], packed.data[heads * d], "k's first value is channel heads x d of token 0")
+        for (a, b) in zip(fused, apart) { XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern)) }
+    }
+
     func testSequentialFusesBatchNormAndReLU() {
         var g = SeededGenerator(seed: 5)
         let conv = Conv3d(2, 3, kernel: [3, 3, 3], padding: [1, 1, 1], generator: &g)

@@ -37,6 +37,13 @@ final class GradientTests: XCTestCase {
         gradCheck([x]) { $0[0].sliced(axis: 2, 1, 3) }
         let y = randomTensor([2, 3, 2, 5], seed: 7)
         gradCheck([x, y]) { Tensor.concatenated([$0[0], $0[1]], axis: 2) }
+        // Overlapping slices of one tensor: the second gradient adds to the first.
+        gradCheck([x]) { Tensor.concatenated([$0[0].sliced(axis: 2, 0, 3), $0[0].sliced(axis: 2, 1, 4)], axis: 1) }
+        let packed = randomTensor([2, 5, 3 * 2 * 4], seed: 17)
+        gradCheck([packed]) { t in
+            let parts: [Tensor] = (0..<3).map { i in t[0].attentionHeads(part: i, of: 3, heads: 2) * Float(i + 1) }
+            return Tensor.concatenated(parts, axis: 3)
+        }
     }
 
     func testMatmul() {

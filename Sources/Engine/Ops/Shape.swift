@@ -67,7 +67,11 @@ extension Tensor {
                             base += c * srcStrides[dim]
                         }
                         let dstBase = o * inner
-                        for k in 0..<inner { d[dstBase + k] = s[base + k * innerStride] }
+                        if innerStride == 1 {
+                            (d + dstBase).update(from: s + base, count: inner)
+                        } else {
+                            for k in 0..<inner { d[dstBase + k] = s[base + k * innerStride] }
+                        }
                     }
                 }
             }
@@ -129,14 +133,14 @@ extension Tensor {
         }
         var newShape = shape
         newShape[axis] = m
-        let fullShape = shape
         return Autograd.record(Tensor(shape: newShape, data: out), inputs: [self]) { [unowned self] r in
-            var g = [Float](repeating: 0, count: fullShape.reduce(1, *))
-            let rg = r.grad!
-            for o in 0..<outer {
-                for k in 0..<(m * inner) { g[(o * n + start) * inner + k] = rg[o * m * inner + k] }
+            r.grad!.withUnsafeBufferPointer { rg in
+                self.accumulateGrad { g, fresh in
+                    for o in 0..<outer {
+                        Tensor.addOrStore(rg.baseAddress! + o * m * inner, into: g + (o * n + start) * inner, m * inner, store: fresh)
+                    }
+                }
             }
-            self.accumulateGrad(g)
         }
     }
 
@@ -171,13 +175,66 @@ extension Tensor {
             var offset = 0
             for (p, n) in zip(parts, sizes) {
                 if p.requiresGrad {
-                    var gp = [Float](repeating: 0, count: p.count)
-                    for o in 0..<outer {
-                        for k in 0..<(n * inner) { gp[o * n * inner + k] = g[(o * total + offset) * inner + k] }
+                    var gp = uninitializedFloats(p.count)   // every element written below
+                    gp.withUnsafeMutableBufferPointer { dp in
+                        g.withUnsafeBufferPointer { sp in
+                            for o in 0..<outer {
+                                (dp.baseAddress! + o * n * inner).update(from: sp.baseAddress! + (o * total + offset) * inner, count: n * inner)
+                            }
+                        }
                     }
                     p.accumulateGrad(gp)
                 }
                 offset += n
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// dst[k] = src[k] (store) or dst[k] += src[k], k < n.
+    static func addOrStore(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ n: Int, store: Bool) {
+        if store {
+            dst.update(from: src, count: n)
+        } else {
+            for k in 0..<n { dst[k] += src[k] }
+        }
+    }
+
+    /// Attention heads from a packed projection: N x L x (parts x heads x d), whose channels are
+    /// part-major (MViT's and ViT's qkv: q|k|v, each heads x d), to part `part` as
+    /// N x heads x L x d. One copy of that part, where a permutation of the whole then a slice
+    /// copies everything twice; the gradient goes straight into the part's channels.
+    public func attentionHeads(part: Int, of parts: Int, heads: Int) -> Tensor {
+        precondition(rank == 3 && shape[2] % (parts * heads) == 0 && (0..<parts).contains(part),
+                     "attentionHeads: part \(part) of \(parts), \(heads) heads, from \(shape)")
+        let (n, l, width) = (shape[0], shape[1], shape[2])
+        let d = width / (parts * heads)
+        // Row (b, h, t) of the result is d channels starting at this offset in the input.
+        func source(_ b: Int, _ h: Int, _ t: Int) -> Int { (b * l + t) * width + (part * heads + h) * d }
+        var out = uninitializedFloats(n * heads * l * d)
+        data.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                let (x, y) = (xp.baseAddress!, op.baseAddress!)
+                Parallel.forEach(n * heads, minimumChunk: 1) { range in
+                    for bh in range {
+                        let (b, h) = (bh / heads, bh % heads)
+                        for t in 0..<l { (y + (bh * l + t) * d).update(from: x + source(b, h, t), count: d) }
+                    }
+                }
+            }
+        }
+        return Autograd.record(Tensor(shape: [n, heads, l, d], data: out), inputs: [self]) { [unowned self] r in
+            r.grad!.withUnsafeBufferPointer { gp in
+                let g = gp.baseAddress!
+                self.accumulateGrad { dx, fresh in
+                    Parallel.forEach(n * heads, minimumChunk: 1) { range in
+                        for bh in range {
+                            let (b, h) = (bh / heads, bh % heads)
+                            for t in 0..<l { Tensor.addOrStore(g + (bh * l + t) * d, into: dx + source(b, h, t), d, store: fresh) }
+                        }
+                    }
+                }
             }
         }
     }
