@@ -117,7 +117,7 @@ public final class LayerScale: Module, Layer {
         gamma = Tensor(filling: initialValue, shape: [dim], requiresGrad: true)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x * gamma }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.scaledChannels(by: gamma) }
 
     /// `x` scaled by `scale`, or `x` itself where a block has none.
     static func apply(_ scale: LayerScale?, _ x: Tensor) -> Tensor { scale.map { $0(x) } ?? x }

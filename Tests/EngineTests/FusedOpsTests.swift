@@ -60,6 +60,19 @@ final class FusedOpsTests: XCTestCase {
         for (a, b) in zip(fused, apart) { XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern)) }
     }
 
+    func testScaledChannelsEqualsBroadcastProduct() {
+        let x0 = randomTensor([3, 7, 5], seed: 71), s0 = randomTensor([5], seed: 72), upstream = randomTensor([3, 7, 5], seed: 73)
+        func run(fused: Bool) -> [[Float]] {
+            let x = Tensor(shape: x0.shape, data: x0.data, requiresGrad: true), s = Tensor(shape: [5], data: s0.data, requiresGrad: true)
+            let y = fused ? x.scaledChannels(by: s) : x * s
+            (y * upstream).sum().backward()
+            return [y.data, x.grad!, s.grad!]
+        }
+        let (fused, apart) = (run(fused: true), run(fused: false))
+        XCTAssertEqual(fused[0][6], x0.data[6] * s0.data[1])
+        for (a, b) in zip(fused, apart) { XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern)) }
+    }
+
     func testSequentialFusesBatchNormAndReLU() {
         var g = SeededGenerator(seed: 5)
         let conv = Conv3d(2, 3, kernel: [3, 3, 3], padding: [1, 1, 1], generator: &g)
