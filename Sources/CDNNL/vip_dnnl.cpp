@@ -5,6 +5,7 @@
 
 #include <dnnl.hpp>
 
+#include <cstring>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -28,6 +29,8 @@ using dt = memory::data_type;
 namespace {
 
 thread_local std::string lastError;
+
+
 
 engine &cpu() {
     static engine e(engine::kind::cpu, 0);
@@ -221,6 +224,93 @@ extern "C" int vip_conv_backward(const vip_conv_geometry *g, int threads, const 
         if (diff_src) backwardData(*p, diff_dst, weight, diff_src, nullptr);
         if (diff_weight) backwardWeight(*p, src, diff_dst, diff_weight, nullptr);
     });
+}
+
+struct vip_activation {
+    memory value;
+};
+
+namespace {
+// `m` in layout `wanted`: itself, or a reordered copy.
+memory inLayout(const stream &s, const memory &m, const memory::desc &wanted) {
+    if (m.get_desc() == wanted) return m;
+    memory copy(wanted, cpu());
+    reorder(m, copy).execute(s, const_cast<memory &>(m), copy);
+    return copy;
+}
+}  // namespace
+
+extern "C" vip_activation *vip_activation_from_plain(const float *data, const int64_t dims[5]) {
+    memory::desc plain(memory::dims(dims, dims + 5), dt::f32, tag::ncdhw);
+    auto *a = new vip_activation{memory(plain, cpu())};
+    std::memcpy(a->value.get_data_handle(), data, plain.get_size());
+    return a;
+}
+
+extern "C" void vip_activation_dims(const vip_activation *a, int64_t dims[5]) {
+    auto d = a->value.get_desc().dims();
+    for (int i = 0; i < 5; ++i) dims[i] = d[i];
+}
+
+extern "C" int vip_activation_to_plain(const vip_activation *a, float *out, int threads) {
+    return guarded([&] {
+        omp_set_num_threads(threads > 0 ? threads : 1);
+        memory::desc plain(a->value.get_desc().dims(), dt::f32, tag::ncdhw);
+        memory user(plain, cpu(), out);
+        stream s(cpu());
+        if (a->value.get_desc() == plain) std::memcpy(out, a->value.get_data_handle(), plain.get_size());
+        else reorder(a->value, user).execute(s, const_cast<memory &>(a->value), user);
+        s.wait();
+    });
+}
+
+extern "C" void vip_activation_free(vip_activation *a) { delete a; }
+
+extern "C" vip_activation *vip_activation_like(const vip_activation *a) { return new vip_activation{memory(a->value.get_desc(), cpu())}; }
+
+extern "C" float *vip_activation_data(const vip_activation *a, int64_t *count) {
+    *count = static_cast<int64_t>(a->value.get_desc().get_size() / sizeof(float));
+    return static_cast<float *>(a->value.get_data_handle());
+}
+
+extern "C" int vip_activation_same_layout(const vip_activation *a, const vip_activation *b) {
+    return a->value.get_desc() == b->value.get_desc() ? 1 : 0;
+}
+
+extern "C" int vip_activation_reordered_like(const vip_activation *a, const vip_activation *layout, vip_activation **out) {
+    return guarded([&] {
+        stream s(cpu());
+        memory copy(layout->value.get_desc(), cpu());
+        reorder(a->value, copy).execute(s, const_cast<memory &>(a->value), copy);
+        s.wait();
+        *out = new vip_activation{copy};
+    });
+}
+
+extern "C" int vip_conv_blocked(const vip_conv_geometry *g, int threads, const vip_activation *x, const float *weight,
+                                vip_activation **out) {
+    return guarded([&] {
+        // The plain path's own forward primitive: the same kernel on the same layouts, so the
+        // same sums; only the reorders around it go.
+        auto p = planFor(g, threads);
+        stream s(cpu());
+        memory src = inLayout(s, x->value, p->forward.src_desc());
+        memory w = inLayout(s, memory(p->weight, cpu(), const_cast<float *>(weight)), p->forward.weights_desc());
+        memory dst(p->forward.dst_desc(), cpu());
+        p->forwardPrimitive.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}});
+        s.wait();
+        *out = new vip_activation{dst};
+    });
+}
+
+extern "C" int vip_activation_blocking(const vip_activation *a, int64_t *block, int64_t strides[5]) {
+    const dnnl_memory_desc_t &d = a->value.get_desc().data;
+    if (d.format_kind != dnnl_blocked || d.ndims != 5) return -1;
+    const auto &b = d.format_desc.blocking;
+    if (b.inner_nblks > 1 || (b.inner_nblks == 1 && b.inner_idxs[0] != 1)) return -1;
+    *block = b.inner_nblks == 1 ? b.inner_blks[0] : 1;
+    for (int i = 0; i < 5; ++i) strides[i] = b.strides[i];
+    return 0;
 }
 
 namespace {

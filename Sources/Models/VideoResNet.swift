@@ -63,7 +63,23 @@ public final class VideoResNet: Module, Layer, ShapeTraceable {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        fc(features(x).adaptiveAvgPool3d([1, 1, 1]).flattened())
+        fc((blockedFeatures(x) ?? features(x)).adaptiveAvgPool3d([1, 1, 1]).flattened())
+    }
+
+    /// `features(x)` for inference in evaluation mode, with the activations in oneDNN's layouts
+    /// from the stem to the last block (`BlockedActivation`): the same values, without a reorder
+    /// around every convolution or a pass for each batch norm, residual sum and ReLU. Nil where it
+    /// does not apply (training, gradients recorded, a backend other than exact oneDNN).
+    public func blockedFeatures(_ x: Tensor) -> Tensor? {
+        guard !Autograd.isRecording, !training, x.rank == 5,
+              var h = convBatchNorm(stem, BlockedActivation(x)) else { return nil }
+        for (_, stage) in stages {
+            for block in stage {
+                guard let next = block.blocked(h) else { return nil }
+                h = next
+            }
+        }
+        return h.tensor()
     }
 
     public func trace(_ input: [Int], _ t: inout CostTrace, name: String = "") -> [Int] {
@@ -109,6 +125,18 @@ public final class ResidualBlock: Module, Layer, ShapeTraceable {
             : nil
     }
 
+    /// The block on an activation in oneDNN's layouts (inference; see `VideoResNet.blockedFeatures`).
+    func blocked(_ x: BlockedActivation) -> BlockedActivation? {
+        guard let residual = downsample.map({ convBatchNorm($0, x) }) ?? x, var h = convBatchNorm(conv1, x),
+              let after2 = convBatchNorm(conv2, h) else { return nil }
+        h = after2
+        if let conv3 {
+            guard let after3 = convBatchNorm(conv3, h) else { return nil }
+            h = after3
+        }
+        return h.addingReLU(residual)
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let residual = downsample.map { $0(x) } ?? x
         var h = conv2(conv1(x))
@@ -122,4 +150,13 @@ public final class ResidualBlock: Module, Layer, ShapeTraceable {
         if let downsample { _ = downsample.trace(input, &t, name: name + ".downsample") }
         return shape
     }
+}
+
+/// A [conv, batch norm] or [conv, batch norm, ReLU] sequence on a blocked activation. Nil when the
+/// sequence is anything else or the blocked path does not apply.
+private func convBatchNorm(_ sequence: Sequential, _ x: BlockedActivation) -> BlockedActivation? {
+    let layers = sequence.layers
+    guard layers.count == 2 || (layers.count == 3 && layers[2] is ReLU),
+          let conv = layers[0] as? Conv3d, let bn = layers[1] as? BatchNorm, !bn.training else { return nil }
+    return x.convBatchNorm(conv, bn, relu: layers.count == 3)
 }

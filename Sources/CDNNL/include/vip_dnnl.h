@@ -36,6 +36,33 @@ int vip_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float a
 /// another parallel region the calling thread runs them all.
 void vip_parallel_chunks(int64_t chunks, int threads, void (*body)(void *context, int64_t chunk), void *context);
 
+/// Inference in oneDNN's own layouts, for the ResNets' chains of convolution + batch norm
+/// (+ residual) (+ ReLU): activations stay in the (blocked) layout oneDNN's convolutions pick
+/// instead of returning to N x C x T x H x W around each one; the engine runs batch norm, the
+/// residual sums and the ReLUs on them (`vip_activation_blocking` says where each value is).
+typedef struct vip_activation vip_activation;
+/// An activation holding a copy of the plain N x C x T x H x W buffer `data` of dims `dims`.
+vip_activation *vip_activation_from_plain(const float *data, const int64_t dims[5]);
+/// Its dims (N, C, T, H, W).
+void vip_activation_dims(const vip_activation *a, int64_t dims[5]);
+/// Writes its values as a plain N x C x T x H x W buffer. Returns 0 or an error as above.
+int vip_activation_to_plain(const vip_activation *a, float *out, int threads);
+void vip_activation_free(vip_activation *a);
+/// A new activation of a's dims and layout, its values unset.
+vip_activation *vip_activation_like(const vip_activation *a);
+/// Its buffer and the number of floats in it (a blocked layout's padding included).
+float *vip_activation_data(const vip_activation *a, int64_t *count);
+/// Whether a and b have the same dims and layout (so their buffers correspond element by element).
+int vip_activation_same_layout(const vip_activation *a, const vip_activation *b);
+/// A copy of a in the layout of `layout` (same dims). Returns 0 or an error as above.
+int vip_activation_reordered_like(const vip_activation *a, const vip_activation *layout, vip_activation **out);
+/// Where value (n, c, t, h, w) is: n s0 + (c / block) s1 + t s2 + h s3 + w s4 + c % block, for
+/// layouts blocked at most over channels (returns 0), else -1.
+int vip_activation_blocking(const vip_activation *a, int64_t *block, int64_t strides[5]);
+/// conv(x) (FP32, no bias) with the same primitive as `vip_conv_forward`, in its output layout.
+/// Returns 0 with the result in *out, or an error as above (*out untouched).
+int vip_conv_blocked(const vip_conv_geometry *g, int threads, const vip_activation *x, const float *weight,
+                     vip_activation **out);
 /// Whether this CPU runs BF16 convolutions (oneDNN has kernels for AVX-512 and later only).
 int vip_dnnl_has_bf16(void);
 
