@@ -42,21 +42,7 @@ extension Tensor {
         let (a, b) = (self, other)
         return Autograd.record(Tensor(shape: shape, data: out), inputs: [self, other]) { r in
             // The ReLU's gradient, read from the output: y > 0 exactly where the sum is.
-            var gx = uninitializedFloats(r.count)
-            r.data.withUnsafeBufferPointer { yp in
-                r.grad!.withUnsafeBufferPointer { gp in
-                    gx.withUnsafeMutableBufferPointer { dp in
-                        let (y, g, d) = (yp.baseAddress!, gp.baseAddress!, dp.baseAddress!)
-                        Parallel.forEach(r.count, minimumChunk: 1 << 15) { range in
-                            let (yi, gi, di) = (y + range.lowerBound, g + range.lowerBound, d + range.lowerBound)
-                            for k in 0..<range.count {
-                                let (yk, gk) = (yi[k], gi[k])   // both loaded, so that the select vectorises
-                                di[k] = yk > 0 ? gk : 0
-                            }
-                        }
-                    }
-                }
-            }
+            let gx = Tensor.gradients(ReLUFunction.self, at: r.data, r.grad!)
             a.accumulateGrad(gx)
             b.accumulateGrad(gx)
         }
@@ -225,20 +211,25 @@ extension Tensor {
         }
         let input = self
         return Autograd.record(Tensor(shape: shape, data: out), inputs: [self]) { r in
-            var gx = uninitializedFloats(r.count)
-            input.data.withUnsafeBufferPointer { xp in
-                r.grad!.withUnsafeBufferPointer { gp in
-                    gx.withUnsafeMutableBufferPointer { dp in
-                        let (x, g, d) = (xp.baseAddress!, gp.baseAddress!, dp.baseAddress!)
-                        Parallel.forEach(r.count, minimumChunk: 1 << 15) { range in
-                            let o = range.lowerBound
-                            F.gradients(x + o, g + o, d + o, range.count)
-                        }
+            input.accumulateGrad(Tensor.gradients(F.self, at: input.data, r.grad!))
+        }
+    }
+
+    /// F's input gradients for upstream gradients g at the points x, in parallel chunks.
+    static func gradients<F: PointwiseFunction>(_: F.Type, at x: [Float], _ g: [Float]) -> [Float] {
+        var gx = uninitializedFloats(x.count)
+        x.withUnsafeBufferPointer { xp in
+            g.withUnsafeBufferPointer { gp in
+                gx.withUnsafeMutableBufferPointer { dp in
+                    let (x, g, d) = (xp.baseAddress!, gp.baseAddress!, dp.baseAddress!)
+                    Parallel.forEach(dp.count, minimumChunk: 1 << 15) { range in
+                        let o = range.lowerBound
+                        F.gradients(x + o, g + o, d + o, range.count)
                     }
                 }
             }
-            input.accumulateGrad(gx)
         }
+        return gx
     }
 
     public func exp() -> Tensor { map({ expf($0) }, derivative: { _, y in y }) }
