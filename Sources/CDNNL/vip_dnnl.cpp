@@ -241,9 +241,12 @@ memory inLayout(const stream &s, const memory &m, const memory::desc &wanted) {
 }  // namespace
 
 extern "C" vip_activation *vip_activation_from_plain(const float *data, const int64_t dims[5]) {
-    memory::desc plain(memory::dims(dims, dims + 5), dt::f32, tag::ncdhw);
-    auto *a = new vip_activation{memory(plain, cpu())};
-    std::memcpy(a->value.get_data_handle(), data, plain.get_size());
+    vip_activation *a = nullptr;
+    guarded([&] {
+        memory::desc plain(memory::dims(dims, dims + 5), dt::f32, tag::ncdhw);
+        a = new vip_activation{memory(plain, cpu())};
+        std::memcpy(a->value.get_data_handle(), data, plain.get_size());
+    });
     return a;
 }
 
@@ -266,7 +269,11 @@ extern "C" int vip_activation_to_plain(const vip_activation *a, float *out, int 
 
 extern "C" void vip_activation_free(vip_activation *a) { delete a; }
 
-extern "C" vip_activation *vip_activation_like(const vip_activation *a) { return new vip_activation{memory(a->value.get_desc(), cpu())}; }
+extern "C" vip_activation *vip_activation_like(const vip_activation *a) {
+    vip_activation *copy = nullptr;
+    guarded([&] { copy = new vip_activation{memory(a->value.get_desc(), cpu())}; });
+    return copy;
+}
 
 extern "C" float *vip_activation_data(const vip_activation *a, int64_t *count) {
     *count = static_cast<int64_t>(a->value.get_desc().get_size() / sizeof(float));
@@ -277,8 +284,10 @@ extern "C" int vip_activation_same_layout(const vip_activation *a, const vip_act
     return a->value.get_desc() == b->value.get_desc() ? 1 : 0;
 }
 
-extern "C" int vip_activation_reordered_like(const vip_activation *a, const vip_activation *layout, vip_activation **out) {
+extern "C" int vip_activation_reordered_like(const vip_activation *a, const vip_activation *layout, int threads,
+                                             vip_activation **out) {
     return guarded([&] {
+        omp_set_num_threads(threads > 0 ? threads : 1);
         stream s(cpu());
         memory copy(layout->value.get_desc(), cpu());
         reorder(a->value, copy).execute(s, const_cast<memory &>(a->value), copy);

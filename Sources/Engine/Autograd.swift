@@ -51,6 +51,8 @@ extension Tensor {
     /// without materialising the zeros: `body` gets the gradient buffer and whether it was just
     /// allocated (zero-filled), in which case it should store its values rather than add them, as
     /// `accumulateGrad` stores a first gradient (so a -0 stays -0).
+    /// Outside the region the gradient is left as it is, where adding a full-size gradient's zeros
+    /// would turn a -0 there into +0: equal values, a different bit pattern for zero only.
     func accumulateGrad(region body: (UnsafeMutablePointer<Float>, _ fresh: Bool) -> Void) {
         guard requiresGrad else { return }
         let fresh = grad == nil

@@ -72,7 +72,7 @@ public final class VideoResNet: Module, Layer, ShapeTraceable {
     /// does not apply (training, gradients recorded, a backend other than exact oneDNN).
     public func blockedFeatures(_ x: Tensor) -> Tensor? {
         guard !Autograd.isRecording, !training, x.rank == 5,
-              var h = convBatchNorm(stem, BlockedActivation(x)) else { return nil }
+              let input = BlockedActivation(x), var h = convBatchNorm(stem, input) else { return nil }
         for (_, stage) in stages {
             for block in stage {
                 guard let next = block.blocked(h) else { return nil }

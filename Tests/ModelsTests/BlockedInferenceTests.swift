@@ -6,9 +6,9 @@ import XCTest
 /// sums and ReLUs as the convolutions' post-ops) against the engine's own ops, in evaluation mode
 /// with batch norm statistics and affine parameters far from their initial values.
 final class BlockedInferenceTests: XCTestCase {
-    func model(_ block: VideoResNet.Block, blocks: [Int], tclr: Bool = false) -> VideoResNet {
+    func model(_ block: VideoResNet.Block, blocks: [Int], tclr: Bool = false, width: Double = 0.25) -> VideoResNet {
         var g = SeededGenerator(seed: 3)
-        let m = VideoResNet(classes: 7, block: block, blocks: blocks, width: 0.25, tclr: tclr, generator: &g)
+        let m = VideoResNet(classes: 7, block: block, blocks: blocks, width: width, tclr: tclr, generator: &g)
         for (name, t) in m.namedBuffers() + m.namedParameters() where name.contains("running") || name.hasSuffix(".1.weight") || name.hasSuffix(".1.bias") {
             // Running statistics and batch norm affines drawn away from 0 / 1 (variances positive).
             t.data = t.data.indices.map { _ in name.contains("running_var") ? Float(0.5 + abs(g.normal())) : Float(g.normal() * 0.3) }
@@ -40,6 +40,25 @@ final class BlockedInferenceTests: XCTestCase {
     /// At 4x16x16 the last stage is a single position (1x1x1), padded on every side.
     func testR3D18SmallInput() { check(model(.basic, blocks: [1, 1, 1, 1]), input: [1, 3, 4, 16, 16]) }
 
+    /// Width 0.3: 19, 38, 77 and 154 channels, so the blocked layouts carry padding channels.
+    func testR3D18WithPaddedChannelBlocks() { check(model(.basic, blocks: [1, 1, 1, 1], width: 0.3), input: [1, 3, 8, 32, 32]) }
+
+    /// A residual in another layout than the block's output (plain against blocked) is reordered
+    /// first; the sum and ReLU equal `Tensor.addingReLU`'s.
+    func testResidualSumAcrossLayouts() {
+        var g = SeededGenerator(seed: 6)
+        let conv = Conv3d(16, 16, kernel: [3, 3, 3], padding: [1, 1, 1], generator: &g)
+        let bn = BatchNorm(16)
+        bn.train(false)
+        let x = Tensor(shape: [1, 16, 4, 8, 8], data: (0..<(16 * 256)).map { _ in Float(g.normal()) })
+        let r = Tensor(shape: [1, 16, 4, 8, 8], data: (0..<(16 * 256)).map { _ in Float(g.normal()) })
+        let (blocked, plain) = Autograd.withoutGradients {
+            (BlockedActivation(x)?.convBatchNorm(conv, bn, relu: false)?.addingReLU(BlockedActivation(r)!)?.tensor(), bn(conv(x)).addingReLU(r))
+        }
+        XCTAssertEqual(blocked?.data.map(\.bitPattern), plain.data.map(\.bitPattern))
+        XCTAssertTrue(plain.data.contains(0) && plain.data.contains { $0 > 0 })
+    }
+
     /// Batch norm on an activation in the plain layout (where oneDNN picks no blocking, as it may on
     /// other CPUs) against the op, bit for bit.
     func testBatchNormOnAPlainLayout() {
@@ -51,7 +70,7 @@ final class BlockedInferenceTests: XCTestCase {
         bn.train(false)
         let x = Tensor(shape: [2, 5, 3, 4, 6], data: (0..<720).map { _ in Float(g.normal()) })
         for relu in [false, true] {
-            let (blocked, plain) = Autograd.withoutGradients { (BlockedActivation(x).batchNormed(bn, relu: relu)?.tensor(), bn(x, relu: relu)) }
+            let (blocked, plain) = Autograd.withoutGradients { (BlockedActivation(x)?.batchNormed(bn, relu: relu)?.tensor(), bn(x, relu: relu)) }
             XCTAssertEqual(blocked?.data.map(\.bitPattern), plain.data.map(\.bitPattern), "relu \(relu)")
         }
     }

@@ -41,21 +41,22 @@ void vip_parallel_chunks(int64_t chunks, int threads, void (*body)(void *context
 /// instead of returning to N x C x T x H x W around each one; the engine runs batch norm, the
 /// residual sums and the ReLUs on them (`vip_activation_blocking` says where each value is).
 typedef struct vip_activation vip_activation;
-/// An activation holding a copy of the plain N x C x T x H x W buffer `data` of dims `dims`.
+/// An activation holding a copy of the plain N x C x T x H x W buffer `data` of dims `dims` (NULL
+/// if it could not be allocated, with `vip_dnnl_error()` saying why).
 vip_activation *vip_activation_from_plain(const float *data, const int64_t dims[5]);
 /// Its dims (N, C, T, H, W).
 void vip_activation_dims(const vip_activation *a, int64_t dims[5]);
 /// Writes its values as a plain N x C x T x H x W buffer. Returns 0 or an error as above.
 int vip_activation_to_plain(const vip_activation *a, float *out, int threads);
 void vip_activation_free(vip_activation *a);
-/// A new activation of a's dims and layout, its values unset.
+/// A new activation of a's dims and layout, its values unset (NULL as above).
 vip_activation *vip_activation_like(const vip_activation *a);
 /// Its buffer and the number of floats in it (a blocked layout's padding included).
 float *vip_activation_data(const vip_activation *a, int64_t *count);
 /// Whether a and b have the same dims and layout (so their buffers correspond element by element).
 int vip_activation_same_layout(const vip_activation *a, const vip_activation *b);
 /// A copy of a in the layout of `layout` (same dims). Returns 0 or an error as above.
-int vip_activation_reordered_like(const vip_activation *a, const vip_activation *layout, vip_activation **out);
+int vip_activation_reordered_like(const vip_activation *a, const vip_activation *layout, int threads, vip_activation **out);
 /// Where value (n, c, t, h, w) is: n s0 + (c / block) s1 + t s2 + h s3 + w s4 + c % block, for
 /// layouts blocked at most over channels (returns 0), else -1.
 int vip_activation_blocking(const vip_activation *a, int64_t *block, int64_t strides[5]);

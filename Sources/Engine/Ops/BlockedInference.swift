@@ -2,11 +2,12 @@ import CDNNL
 import Foundation
 
 /// An activation kept in oneDNN's own (blocked) layout between convolutions, for inference: the
-/// ResNets' chains of convolution + batch norm (+ residual) (+ ReLU) run on it without returning
-/// to N x C x T x H x W around each convolution, and batch norm, the residual sum and the ReLU run
-/// as the convolution's post-ops. Every step rounds as the engine's own ops do (`conv3d`, then
-/// `batchNorm` with running statistics, then `addingReLU` or the fused ReLU), so results equal
-/// theirs (tested). No gradients: use it under `Autograd.withoutGradients`.
+/// ResNets' chains of convolution + batch norm (+ residual) (+ ReLU) run on it without reordering
+/// to and from N x C x T x H x W around each convolution. The convolution is the plain path's own
+/// oneDNN primitive; batch norm with its ReLU, and a residual block's sum with its ReLU, run here as
+/// passes over the blocked buffers with the engine's arithmetic (`batchNorm` with running
+/// statistics, `addingReLU`), so results equal the plain ops' bit for bit (tested). No gradients:
+/// use it under `Autograd.withoutGradients`.
 public final class BlockedActivation {
     let handle: OpaquePointer
     /// N, C, T, H, W.
@@ -19,11 +20,21 @@ public final class BlockedActivation {
         shape = dims.map(Int.init)
     }
 
-    /// A copy of a rank-5 tensor's values.
-    public convenience init(_ x: Tensor) {
+    /// A copy of a rank-5 tensor's values (nil if oneDNN could not allocate it).
+    public convenience init?(_ x: Tensor) {
         precondition(x.rank == 5, "BlockedActivation: input \(x.shape)")
         let dims = x.shape.map(Int64.init)
-        self.init(handle: x.data.withUnsafeBufferPointer { vip_activation_from_plain($0.baseAddress!, dims)! })
+        guard let handle = x.data.withUnsafeBufferPointer({ vip_activation_from_plain($0.baseAddress!, dims) }) else {
+            let _: BlockedActivation? = BlockedActivation.failed("allocation", -1)
+            return nil
+        }
+        self.init(handle: handle)
+    }
+
+    /// A new activation of this one's dims and layout, its values unset.
+    private func empty() -> BlockedActivation? {
+        guard let handle = vip_activation_like(handle) else { return BlockedActivation.failed("allocation", -1) }
+        return BlockedActivation(handle: handle)
     }
 
     deinit { vip_activation_free(handle) }
@@ -61,7 +72,7 @@ public final class BlockedActivation {
         var block: Int64 = 0
         var strides = [Int64](repeating: 0, count: 5)
         guard vip_activation_blocking(handle, &block, &strides) == 0 else {
-            return tensor().map { BlockedActivation(bn($0, relu: relu)) }   // a layout this loop does not know
+            return tensor().flatMap { BlockedActivation(bn($0, relu: relu)) }   // a layout this loop does not know
         }
         let (b, st) = (Int(block), strides.map(Int.init))
         let (n, c, frames, height, width) = (shape[0], shape[1], shape[2], shape[3], shape[4])
@@ -71,7 +82,7 @@ public final class BlockedActivation {
         let mean = padded(bn.running_mean.data), gamma = padded(bn.weight.data), beta = padded(bn.bias.data)
         // The batch norm op's evaluation arithmetic: 1 / sqrt(running variance + eps) in Float.
         let invStd = padded(bn.running_var.data.map { 1 / ($0 + bn.eps).squareRoot() })
-        let out = BlockedActivation(handle: vip_activation_like(handle))
+        guard let out = empty() else { return nil }
         var count: Int64 = 0
         let (x, y) = (UnsafePointer(vip_activation_data(handle, &count)!), vip_activation_data(out.handle, &count)!)
         mean.withUnsafeBufferPointer { mp in invStd.withUnsafeBufferPointer { sp in
@@ -103,17 +114,20 @@ public final class BlockedActivation {
         var same = other
         if vip_activation_same_layout(handle, other.handle) == 0 {
             var copy: OpaquePointer?
-            let status = vip_activation_reordered_like(other.handle, handle, &copy)
+            let status = vip_activation_reordered_like(other.handle, handle, Int32(BLAS.threads), &copy)
             guard status == 0, let copy else { return BlockedActivation.failed("reorder of a residual", status) }
             same = BlockedActivation(handle: copy)
         }
-        let out = BlockedActivation(handle: vip_activation_like(handle))
-        var count: Int64 = 0
-        let (a, b, y) = (vip_activation_data(handle, &count)!, vip_activation_data(same.handle, &count)!, vip_activation_data(out.handle, &count)!)
-        Parallel.forEach(Int(count), minimumChunk: 1 << 15) { r in
-            // Pointers moved to the range: indices without overflow checks vectorise.
-            let (ai, bi, yi) = (a + r.lowerBound, b + r.lowerBound, y + r.lowerBound)
-            for k in 0..<r.count { yi[k] = max(ai[k] + bi[k], 0) }
+        guard let out = empty() else { return nil }
+        // `same` may be a copy only this function holds: kept alive while its buffer is read.
+        withExtendedLifetime(same) {
+            var count: Int64 = 0
+            let (a, b, y) = (vip_activation_data(handle, &count)!, vip_activation_data(same.handle, &count)!, vip_activation_data(out.handle, &count)!)
+            Parallel.forEach(Int(count), minimumChunk: 1 << 15) { r in
+                // Pointers moved to the range: indices without overflow checks vectorise.
+                let (ai, bi, yi) = (a + r.lowerBound, b + r.lowerBound, y + r.lowerBound)
+                for k in 0..<r.count { yi[k] = max(ai[k] + bi[k], 0) }
+            }
         }
         return out
     }

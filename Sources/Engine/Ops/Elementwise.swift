@@ -57,6 +57,8 @@ extension Tensor {
     public func scaledChannels(by scale: Tensor) -> Tensor {
         let c = scale.count
         precondition(scale.rank == 1 && rank >= 1 && shape[rank - 1] == c, "scaledChannels: \(shape) by \(scale.shape)")
+        // `*`'s other reductions: one channel (a Double sum) or no broadcast at all.
+        if c == 1 || rank == 1 { return self * scale }
         let rows = count / max(c, 1)
         var out = uninitializedFloats(count)
         data.withUnsafeBufferPointer { xp in
