@@ -140,12 +140,16 @@ struct Operand {
 };
 
 // The caller's buffer in the layout `wanted`: the buffer itself, or a reordered copy.
+// `m` in layout `wanted`: itself, or a reordered copy.
+memory inLayout(const stream &s, const memory &m, const memory::desc &wanted) {
+    if (m.get_desc() == wanted) return m;
+    memory copy(wanted, cpu());
+    reorder(m, copy).execute(s, const_cast<memory &>(m), copy);
+    return copy;
+}
+
 memory inLayout(const stream &s, const memory::desc &plain, const memory::desc &wanted, const float *data) {
-    memory user(plain, cpu(), const_cast<float *>(data));
-    if (wanted == plain) return user;
-    memory m(wanted, cpu());
-    reorder(user, m).execute(s, user, m);
-    return m;
+    return inLayout(s, memory(plain, cpu(), const_cast<float *>(data)), wanted);
 }
 
 // Runs `op` on the caller's buffers: inputs reordered into the primitive's layouts where they differ
@@ -229,16 +233,6 @@ extern "C" int vip_conv_backward(const vip_conv_geometry *g, int threads, const 
 struct vip_activation {
     memory value;
 };
-
-namespace {
-// `m` in layout `wanted`: itself, or a reordered copy.
-memory inLayout(const stream &s, const memory &m, const memory::desc &wanted) {
-    if (m.get_desc() == wanted) return m;
-    memory copy(wanted, cpu());
-    reorder(m, copy).execute(s, const_cast<memory &>(m), copy);
-    return copy;
-}
-}  // namespace
 
 extern "C" vip_activation *vip_activation_from_plain(const float *data, const int64_t dims[5]) {
     vip_activation *a = nullptr;

@@ -80,8 +80,7 @@ public final class BlockedActivation {
         // Per channel, padded to whole blocks with zeros (the padding's values stay 0).
         func padded(_ v: [Float]) -> [Float] { v + [Float](repeating: 0, count: blocks * b - c) }
         let mean = padded(bn.running_mean.data), gamma = padded(bn.weight.data), beta = padded(bn.bias.data)
-        // The batch norm op's evaluation arithmetic: 1 / sqrt(running variance + eps) in Float.
-        let invStd = padded(bn.running_var.data.map { 1 / ($0 + bn.eps).squareRoot() })
+        let invStd = padded(Tensor.inverseStandardDeviations(bn.running_var.data, eps: bn.eps))
         guard let out = empty() else { return nil }
         var count: Int64 = 0
         let (x, y) = (UnsafePointer(vip_activation_data(handle, &count)!), vip_activation_data(out.handle, &count)!)
@@ -123,11 +122,7 @@ public final class BlockedActivation {
         withExtendedLifetime(same) {
             var count: Int64 = 0
             let (a, b, y) = (vip_activation_data(handle, &count)!, vip_activation_data(same.handle, &count)!, vip_activation_data(out.handle, &count)!)
-            Parallel.forEach(Int(count), minimumChunk: 1 << 15) { r in
-                // Pointers moved to the range: indices without overflow checks vectorise.
-                let (ai, bi, yi) = (a + r.lowerBound, b + r.lowerBound, y + r.lowerBound)
-                for k in 0..<r.count { yi[k] = max(ai[k] + bi[k], 0) }
-            }
+            Tensor.addReLU(a, b, into: y, Int(count))
         }
         return out
     }

@@ -22,6 +22,16 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
 }
 
 extension Tensor {
+    /// y = max(a + b, 0) over n values, in parallel chunks (`addingReLU`'s arithmetic, also on
+    /// blocked activations).
+    static func addReLU(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        Parallel.forEach(n, minimumChunk: 1 << 15) { r in
+            // Pointers moved to the range: indices without overflow checks vectorise.
+            let (ai, bi, yi) = (a + r.lowerBound, b + r.lowerBound, y + r.lowerBound)
+            for k in 0..<r.count { yi[k] = max(ai[k] + bi[k], 0) }
+        }
+    }
+
     /// max(self + other, 0) in one pass, for a residual block's sum and ReLU: the values and
     /// gradients of `(self + other).relu()` without the sum's buffer and the passes over it.
     public func addingReLU(_ other: Tensor) -> Tensor {
@@ -30,12 +40,7 @@ extension Tensor {
         data.withUnsafeBufferPointer { ap in
             other.data.withUnsafeBufferPointer { bp in
                 out.withUnsafeMutableBufferPointer { op in
-                    let (a, b, y) = (ap.baseAddress!, bp.baseAddress!, op.baseAddress!)
-                    Parallel.forEach(count, minimumChunk: 1 << 15) { r in
-                        // Pointers moved to the range: indices without overflow checks vectorise.
-                        let (ai, bi, yi) = (a + r.lowerBound, b + r.lowerBound, y + r.lowerBound)
-                        for k in 0..<r.count { yi[k] = max(ai[k] + bi[k], 0) }
-                    }
+                    Tensor.addReLU(ap.baseAddress!, bp.baseAddress!, into: op.baseAddress!, count)
                 }
             }
         }

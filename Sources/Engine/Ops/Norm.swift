@@ -70,7 +70,7 @@ extension Tensor {
                 }
             } else {
                 mean = runningMean.data
-                for ch in 0..<c { invStd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot() }
+                invStd = Tensor.inverseStandardDeviations(runningVar.data, eps: eps)
             }
         }
         let gamma = weight?.data ?? [Float](repeating: 1, count: c)
@@ -159,6 +159,11 @@ extension Tensor {
                 }
             }
         }
+    }
+
+    /// Evaluation batch norm's 1 / sqrt(variance + eps) per channel, in Float.
+    static func inverseStandardDeviations(_ variance: [Float], eps: Float) -> [Float] {
+        variance.map { 1 / ($0 + eps).squareRoot() }
     }
 
     /// Layer normalisation over the last dimension, with optional affine weight and bias.
